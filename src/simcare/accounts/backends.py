@@ -1,0 +1,38 @@
+"""Sign in with a username, an email address or a mobile number."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.backends import ModelBackend
+from django.db.models import Q
+from django.http import HttpRequest
+
+from simcare.accounts.models import User
+from simcare.kit.phone import InvalidPhoneNumber, normalize_msisdn
+
+
+class EmailOrPhoneBackend(ModelBackend):
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> User | None:
+        if not username or password is None:
+            return None
+        identifier = username.strip()
+        match = Q(username=identifier) | Q(email__iexact=identifier)
+        try:
+            match |= Q(phone=normalize_msisdn(identifier))
+        except InvalidPhoneNumber:
+            pass
+        user = User.objects.filter(match).order_by("id").first()
+        if user is None:
+            # Same cost as a real check, so timing does not tell who exists.
+            User().set_password(password)
+            return None
+        if user.check_password(password) and self.user_can_authenticate(user):
+            return user
+        return None

@@ -1,0 +1,59 @@
+"""The outbox: every notification is a row before anything is sent."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS")
+
+
+class NotificationStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+    SKIPPED = "skipped", _("Skipped (no address or opted out)")
+
+
+class Notification(models.Model):
+    """One message to one person on one channel.
+
+    Example: template "lifecycle.expiry_reminder", channel sms, language zh-hans,
+    line 42, reference_at = the period_end it warns about, dedupe_key
+    "reminder:42:expiry-7:2026-12-20T14:03:00" so the job can run twice and
+    the reminder still goes once. The text is rendered when sent, in the
+    recipient's language, and kept in subject/body for the record.
+    """
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    template = models.CharField(max_length=60)
+    language = models.CharField(max_length=8, default="en")
+    line = models.ForeignKey("lines.Line", null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications")
+    reference_at = models.DateTimeField(null=True, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    status = models.CharField(max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.QUEUED)
+    send_after = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    address = models.CharField(max_length=254, blank=True)
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField(blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications (outbox)")
+        indexes = [models.Index(fields=["status", "send_after"])]
+
+    def __str__(self) -> str:
+        return f"{self.template} → {self.channel} ({self.status})"

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import uvicorn
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Run the ASGI web server (HTTP and WebSocket) with uvicorn."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=os.environ.get("SIMCARE_HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("SIMCARE_PORT", "8000")))
+        parser.add_argument("--workers", type=int, default=int(os.environ.get("SIMCARE_WEB_WORKERS", "1")))
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        uvicorn.run(
+            "simcare.asgi:application",
+            host=options["host"],
+            port=options["port"],
+            workers=options["workers"],
+            log_config=None,
+            access_log=False,
+            proxy_headers=True,
+            lifespan="off",
+        )

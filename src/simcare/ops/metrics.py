@@ -1,0 +1,38 @@
+"""Prometheus metrics read from the database at scrape time, so every web
+process reports the same figures without shared memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django.db.models import Count
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+
+class DatabaseCollector:
+    def collect(self) -> Iterator[Metric]:
+        from simcare.lines.models import Line
+        from simcare.notify.models import Notification, NotificationStatus
+        from simcare.ops.models import JobRun
+
+        lines = GaugeMetricFamily("simcare_lines", "Lines by lifecycle state", labels=["state"])
+        for row in Line.objects.values("state").annotate(count=Count("id")).order_by():
+            lines.add_metric([row["state"]], row["count"])
+        yield lines
+
+        backlog = GaugeMetricFamily("simcare_outbox_backlog", "Notifications waiting to be sent")
+        backlog.add_metric([], Notification.objects.filter(status=NotificationStatus.QUEUED).count())
+        yield backlog
+
+        runs = GaugeMetricFamily("simcare_job_runs", "Recorded job runs", labels=["job", "outcome"])
+        for row in JobRun.objects.values("job", "succeeded").annotate(count=Count("id")).order_by():
+            runs.add_metric([row["job"], "success" if row["succeeded"] else "failure"], row["count"])
+        yield runs
+
+
+def render() -> tuple[bytes, str]:
+    registry = CollectorRegistry()
+    registry.register(DatabaseCollector())  # type: ignore[arg-type]
+    return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,355 @@
+"""The one settings module, driven by environment variables.
+
+| variable | meaning |
+| --- | --- |
+| SIMCARE_DATA_DIR | where the embedded database, generated keys, mail and SMS files live (default ./var) |
+| SIMCARE_PRODUCTION | "1" turns on production settings: secure cookies, HSTS, no debug, keys required |
+| SIMCARE_SECRET_KEY | Django's secret key (generated under the data dir when not in production) |
+| SIMCARE_FIELD_KEYS | comma-separated Fernet keys for encrypted fields, newest first (rotation) |
+| SIMCARE_ALLOWED_HOSTS | comma-separated host names |
+| DATABASE_URL | postgres://… for PostgreSQL; SQLite under the data dir when unset |
+| REDIS_URL | redis://… backs the channel layer, the task queue, the cache and rate limits |
+| SIMCARE_EMAIL_URL | smtp://user:pass@host:port, or unset for files under the data dir |
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+from simcare.kit import secrets_store
+
+
+def _env_flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DATA_DIR = Path(os.environ.get("SIMCARE_DATA_DIR", "var")).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+PRODUCTION = _env_flag("SIMCARE_PRODUCTION")
+DEBUG = _env_flag("SIMCARE_DEBUG", default=False) and not PRODUCTION
+TESTING = _env_flag("SIMCARE_TESTING") or "pytest" in sys.modules
+
+if PRODUCTION:
+    SECRET_KEY = os.environ["SIMCARE_SECRET_KEY"]
+    FIELD_ENCRYPTION_KEYS = _env_list("SIMCARE_FIELD_KEYS")
+    if not FIELD_ENCRYPTION_KEYS:
+        raise RuntimeError("SIMCARE_FIELD_KEYS must be set in production")
+else:
+    SECRET_KEY = os.environ.get("SIMCARE_SECRET_KEY") or secrets_store.django_secret(DATA_DIR)
+    FIELD_ENCRYPTION_KEYS = _env_list("SIMCARE_FIELD_KEYS") or [
+        secrets_store.fernet_key(DATA_DIR)
+    ]
+
+ALLOWED_HOSTS = _env_list("SIMCARE_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver,[::1]")
+CSRF_TRUSTED_ORIGINS = _env_list("SIMCARE_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "daphne",
+    "unfold",
+    "unfold.contrib.filters",
+    "simcare.admin_apps.SimcareAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "channels",
+    "huey.contrib.djhuey",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "csp",
+    "simcare.kit",
+    "simcare.accounts",
+    "simcare.catalog",
+    "simcare.stores",
+    "simcare.lines",
+    "simcare.notify",
+    "simcare.ops",
+    "simcare.portal",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "simcare.ops.middleware.RequestLogMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "simcare.ops.csp.SimcareCSPMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "simcare.urls"
+ASGI_APPLICATION = "simcare.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------
+SQLITE_PATH = DATA_DIR / "simcare.sqlite3"
+if os.environ.get("DATABASE_URL"):
+    DATABASES = {
+        "default": dj_database_url.parse(
+            os.environ["DATABASE_URL"], conn_max_age=60, conn_health_checks=True
+        )
+    }
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(SQLITE_PATH),
+            "OPTIONS": {
+                # WAL lets readers go on while one writer writes; IMMEDIATE takes the
+                # write lock at BEGIN so two writers queue instead of deadlocking.
+                "init_command": (
+                    "PRAGMA journal_mode=WAL;"
+                    "PRAGMA synchronous=NORMAL;"
+                    "PRAGMA busy_timeout=20000;"
+                    "PRAGMA foreign_keys=ON;"
+                ),
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+            # A file, not :memory:, so tests see WAL and several connections like production.
+            "TEST": {"NAME": str(DATA_DIR / "test.sqlite3")},
+        }
+    }
+DATABASE_IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: channel layer, tasks, cache ------------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "")
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "simcare",
+        }
+    }
+    _redis = urlparse(REDIS_URL)
+    HUEY = {
+        "huey_class": "huey.RedisHuey",
+        "name": "simcare",
+        "immediate": TESTING,
+        "connection": {"url": REDIS_URL},
+        "consumer": {"workers": 2, "worker_type": "thread", "check_worker_health": True},
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # A database cache, so rate limits and lockouts hold across the web process
+    # and the worker on the embedded default too.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "simcare_cache",
+        }
+    }
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": "simcare",
+        "immediate": TESTING,
+        "filename": str(DATA_DIR / "tasks.sqlite3"),
+        "consumer": {"workers": 2, "worker_type": "thread", "check_worker_health": True},
+    }
+
+# --- Auth and security ------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "simcare.accounts.backends.EmailOrPhoneBackend",
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+if TESTING:
+    # Argon2 by design costs ~50 ms a hash; tests that create hundreds of users
+    # would spend minutes there. Production and the demo keep Argon2 first.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "portal:home"
+LOGOUT_REDIRECT_URL = "portal:home"
+
+AXES_FAILURE_LIMIT = 10
+AXES_COOLOFF_TIME = 1  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_VERBOSE = False
+AXES_ENABLE_ADMIN = True
+
+OTP_TOTP_ISSUER = "simcare"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = _env_flag("SIMCARE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("SIMCARE_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SILENCED_SYSTEM_CHECKS: list[str] = []
+
+# No inline scripts anywhere: every script is a static file. The admin theme
+# needs inline styles and Alpine's expression evaluator, so the admin gets
+# those two allowances (simcare.ops.csp).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'self'"],
+        "object-src": ["'none'"],
+    },
+}
+
+# --- i18n ---------------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [
+    ("zh-hans", _("Simplified Chinese")),
+    ("en", _("English")),
+    ("fr", _("French")),
+]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+USE_I18N = True
+USE_TZ = True
+TIME_ZONE = "UTC"
+BUSINESS_TIME_ZONE = "America/Toronto"
+LANGUAGE_COOKIE_NAME = "simcare_language"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+
+# --- Static and media ---------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+MEDIA_ROOT = DATA_DIR / "media"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- Email and SMS -------------------------------------------------------------------------
+DEFAULT_FROM_EMAIL = os.environ.get("SIMCARE_FROM_EMAIL", "simcare <no-reply@simcare.local>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+_email_url = os.environ.get("SIMCARE_EMAIL_URL", "")
+if _email_url:
+    _parsed = urlparse(_email_url)
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = _parsed.hostname or "localhost"
+    EMAIL_PORT = _parsed.port or 25
+    EMAIL_HOST_USER = unquote(_parsed.username or "")
+    EMAIL_HOST_PASSWORD = unquote(_parsed.password or "")
+    EMAIL_USE_TLS = _parsed.scheme == "smtp+tls"
+    EMAIL_USE_SSL = _parsed.scheme == "smtps"
+    EMAIL_TIMEOUT = 15
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(DATA_DIR / "mail")
+
+SIMCARE_SMS_BACKEND = os.environ.get("SIMCARE_SMS_BACKEND", "simcare.notify.sms.FileSmsBackend")
+SIMCARE_SMS_FILE = DATA_DIR / "sms.log"
+
+# --- Business configuration (defaults of the spec, overridable by environment) ---------------
+SIMCARE_LIFECYCLE = {
+    "grace_days": int(os.environ.get("SIMCARE_GRACE_DAYS", "30")),
+    "suspend_days": int(os.environ.get("SIMCARE_SUSPEND_DAYS", "60")),
+    "number_quarantine_days": int(os.environ.get("SIMCARE_NUMBER_QUARANTINE_DAYS", "90")),
+    "reminder_days_before_expiry": [
+        int(day) for day in _env_list("SIMCARE_REMINDER_DAYS", "7,3,1")
+    ],
+    "reminder_days_before_suspension": 7,
+    "reminder_days_before_recycling": 7,
+}
+SIMCARE_PUBLIC_BASE_URL = os.environ.get("SIMCARE_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+SIMCARE_WORKER_HEARTBEAT_MAX_AGE_SECONDS = 180
+
+# --- Logging: structlog, JSON in production -------------------------------------------------
+LOG_LEVEL = os.environ.get("SIMCARE_LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "structured": {"()": "simcare.ops.logs.make_formatter", "as_json": PRODUCTION},
+    },
+    "filters": {"redact": {"()": "simcare.ops.logs.RedactFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "structured",
+            "filters": ["redact"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "huey": {"level": "INFO"},
+        "axes": {"level": "WARNING"},
+    },
+}

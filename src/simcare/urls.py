@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from django.conf.urls.i18n import i18n_patterns
+from django.contrib import admin
+from django.urls import include, path
+
+from simcare.accounts import views as account_views
+from simcare.ops import views as ops_views
+
+urlpatterns = [
+    path("healthz", ops_views.healthz, name="healthz"),
+    path("readyz", ops_views.readyz, name="readyz"),
+    path("metrics", ops_views.metrics_view, name="metrics"),
+    path("i18n/setlang/", account_views.set_language, name="set_language"),
+]
+
+urlpatterns += i18n_patterns(
+    path("admin/", admin.site.urls),
+    path("accounts/", include("simcare.accounts.urls")),
+    path("", include("simcare.portal.urls")),
+    prefix_default_language=True,
+)
+
+handler404 = "simcare.portal.views.not_found"
+handler500 = "simcare.portal.views.server_error"
+handler403 = "simcare.portal.views.forbidden"
+handler400 = "simcare.portal.views.bad_request"
