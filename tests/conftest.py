@@ -41,7 +41,12 @@ def make_plan(db: Any) -> Callable[..., Plan]:
 
 @pytest.fixture
 def plan(make_plan: Callable[..., Plan]) -> Plan:
-    return make_plan(code="talk30", name_en="Canada 30 days", name_fr="Canada 30 jours", name_zh_hans="加拿大30天")
+    return make_plan(
+        code="talk30",
+        name_en="Canada 30 days",
+        name_fr="Canada 30 jours",
+        name_zh_hans="加拿大30天",
+    )
 
 
 @pytest.fixture

@@ -23,4 +23,3 @@ class SimcareAdminSite(UnfoldAdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         user: Any = request.user
         return bool(super().has_permission(request) and user.is_verified())
-

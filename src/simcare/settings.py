@@ -2,8 +2,8 @@
 
 | variable | meaning |
 | --- | --- |
-| SIMCARE_DATA_DIR | where the embedded database, generated keys, mail and SMS files live (default ./var) |
-| SIMCARE_PRODUCTION | "1" turns on production settings: secure cookies, HSTS, no debug, keys required |
+| SIMCARE_DATA_DIR | embedded database, generated keys, mail and SMS files (default ./var) |
+| SIMCARE_PRODUCTION | "1": secure cookies, HSTS, no debug, keys required |
 | SIMCARE_SECRET_KEY | Django's secret key (generated under the data dir when not in production) |
 | SIMCARE_FIELD_KEYS | comma-separated Fernet keys for encrypted fields, newest first (rotation) |
 | SIMCARE_ALLOWED_HOSTS | comma-separated host names |
@@ -51,9 +51,7 @@ if PRODUCTION:
         raise RuntimeError("SIMCARE_FIELD_KEYS must be set in production")
 else:
     SECRET_KEY = os.environ.get("SIMCARE_SECRET_KEY") or secrets_store.django_secret(DATA_DIR)
-    FIELD_ENCRYPTION_KEYS = _env_list("SIMCARE_FIELD_KEYS") or [
-        secrets_store.fernet_key(DATA_DIR)
-    ]
+    FIELD_ENCRYPTION_KEYS = _env_list("SIMCARE_FIELD_KEYS") or [secrets_store.fernet_key(DATA_DIR)]
 
 ALLOWED_HOSTS = _env_list("SIMCARE_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver,[::1]")
 CSRF_TRUSTED_ORIGINS = _env_list("SIMCARE_CSRF_TRUSTED_ORIGINS")

@@ -30,7 +30,9 @@ def test_readyz_is_not_ready_until_a_worker_has_beaten(client: Client) -> None:
     assert body["checks"]["worker"]["ok"] is False
 
 
-def test_readyz_is_ready_after_the_heartbeat_job_and_stale_after_three_minutes(client: Client, capsys: pytest.CaptureFixture[str]) -> None:
+def test_readyz_is_ready_after_the_heartbeat_job_and_stale_after_three_minutes(
+    client: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
     # given
     call_command("jobs", "run", "heartbeat")
 
@@ -42,7 +44,9 @@ def test_readyz_is_ready_after_the_heartbeat_job_and_stale_after_three_minutes(c
         assert client.get("/readyz").status_code == 503
 
 
-def test_jobs_run_prints_the_summary_and_rejects_an_unknown_job(capsys: pytest.CaptureFixture[str]) -> None:
+def test_jobs_run_prints_the_summary_and_rejects_an_unknown_job(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     call_command("jobs", "run", "heartbeat")
     assert json.loads(capsys.readouterr().out)["job"] == "heartbeat"
 

@@ -10,9 +10,15 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.parametrize(
     ("language", "name", "heading"),
-    [("en", "Canada 30 days", "Our plans"), ("fr", "Canada 30 jours", "Nos forfaits"), ("zh-hans", "加拿大30天", "我们的套餐")],
+    [
+        ("en", "Canada 30 days", "Our plans"),
+        ("fr", "Canada 30 jours", "Nos forfaits"),
+        ("zh-hans", "加拿大30天", "我们的套餐"),
+    ],
 )
-def test_home_lists_plans_in_each_language(client: Client, plan: Plan, language: str, name: str, heading: str) -> None:
+def test_home_lists_plans_in_each_language(
+    client: Client, plan: Plan, language: str, name: str, heading: str
+) -> None:
     response = client.get(f"/{language}/")
 
     assert response.status_code == 200

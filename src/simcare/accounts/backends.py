@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
@@ -24,10 +25,8 @@ class EmailOrPhoneBackend(ModelBackend):
             return None
         identifier = username.strip()
         match = Q(username=identifier) | Q(email__iexact=identifier)
-        try:
+        with contextlib.suppress(InvalidPhoneNumber):
             match |= Q(phone=normalize_msisdn(identifier))
-        except InvalidPhoneNumber:
-            pass
         user = User.objects.filter(match).order_by("id").first()
         if user is None:
             # Same cost as a real check, so timing does not tell who exists.

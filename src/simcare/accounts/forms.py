@@ -13,6 +13,8 @@ class LoginForm(AuthenticationForm):
     )
 
     error_messages = {
-        "invalid_login": _("That sign-in and password do not match an account. Check both and try again."),
+        "invalid_login": _(
+            "That sign-in and password do not match an account. Check both and try again."
+        ),
         "inactive": _("This account is closed."),
     }

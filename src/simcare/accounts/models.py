@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -39,25 +42,30 @@ class User(AbstractUser):
     language "zh-hans".
     """
 
-    email = models.EmailField(_("email address"), blank=True, null=True)
-    phone = models.CharField(
+    # NULL, not "", for "no email": the unique constraints must ignore missing values.
+    email = models.EmailField(  # type: ignore[assignment]  # noqa: DJ001
+        _("email address"), blank=True, null=True
+    )
+    phone = models.CharField(  # noqa: DJ001
         _("mobile number"), max_length=16, blank=True, null=True, validators=[validate_msisdn]
     )
     language = models.CharField(
         _("preferred language"), max_length=8, choices=Language.choices, default=Language.EN
     )
 
-    objects = UserManager()
+    objects: ClassVar[UserManager[User]] = UserManager()  # type: ignore[assignment]
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                models.functions.Lower("email"),
+                Lower("email"),
                 name="accounts_user_email_unique_ci",
                 condition=Q(email__isnull=False),
             ),
             models.UniqueConstraint(
-                fields=["phone"], name="accounts_user_phone_unique", condition=Q(phone__isnull=False)
+                fields=["phone"],
+                name="accounts_user_phone_unique",
+                condition=Q(phone__isnull=False),
             ),
         ]
 
@@ -91,8 +99,12 @@ class Subscriber(models.Model):
     email_notifications_enabled = models.BooleanField(_("email notifications"), default=True)
     sms_notifications_enabled = models.BooleanField(_("SMS notifications"), default=True)
     # CASL: marketing only with recorded express consent (time, channel, wording).
-    marketing_consent_at = models.DateTimeField(_("marketing consent given at"), null=True, blank=True)
-    marketing_consent_channel = models.CharField(_("marketing consent channel"), max_length=20, blank=True)
+    marketing_consent_at = models.DateTimeField(
+        _("marketing consent given at"), null=True, blank=True
+    )
+    marketing_consent_channel = models.CharField(
+        _("marketing consent channel"), max_length=20, blank=True
+    )
     marketing_consent_wording_version = models.CharField(
         _("marketing consent wording version"), max_length=20, blank=True
     )
@@ -131,7 +143,9 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    actor_label = models.CharField(max_length=150, help_text=_("who or what acted, kept if the user is erased"))
+    actor_label = models.CharField(
+        max_length=150, help_text=_("who or what acted, kept if the user is erased")
+    )
     action = models.CharField(max_length=80, db_index=True)
     object_type = models.CharField(max_length=40)
     object_id = models.CharField(max_length=40)
@@ -143,4 +157,5 @@ class AuditEvent(models.Model):
         verbose_name_plural = _("audit events")
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_type}:{self.object_id}"
+        when = f"{self.created_at:%Y-%m-%d %H:%M}"
+        return f"{when} {self.actor_label} {self.action} {self.object_type}:{self.object_id}"

@@ -26,5 +26,5 @@ def set_language(request: HttpRequest) -> HttpResponse:
     response = i18n.set_language(request)
     language = request.POST.get("language", "")
     if request.user.is_authenticated and response.status_code in (302, 204):
-        services.set_preferred_language(request.user, language)  # type: ignore[arg-type]
+        services.set_preferred_language(request.user, language)
     return response

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from simcare.kit.i18n import TranslatedContent
 
@@ -21,7 +22,7 @@ class UsageKind(models.TextChoices):
     SMS = "sms", _("SMS")
 
 
-def _cents(verbose: str) -> models.PositiveIntegerField:  # type: ignore[type-arg]
+def _cents(verbose: StrOrPromise) -> models.PositiveIntegerField:  # type: ignore[type-arg]
     return models.PositiveIntegerField(verbose, default=0)
 
 
@@ -36,6 +37,9 @@ class TranslatedNamed(TranslatedContent, models.Model):
     class Meta:
         abstract = True
 
+    def __str__(self) -> str:
+        return f"{self.code} · {self.name_en}"  # type: ignore[attr-defined]
+
     @property
     def name(self) -> str:
         return self.translated("name")
@@ -43,9 +47,6 @@ class TranslatedNamed(TranslatedContent, models.Model):
     @property
     def description(self) -> str:
         return self.translated("description")
-
-    def __str__(self) -> str:
-        return f"{self.code} · {self.name_en}"  # type: ignore[attr-defined]
 
 
 class Plan(TranslatedNamed):
@@ -58,10 +59,18 @@ class Plan(TranslatedNamed):
 
     code = models.SlugField(_("code"), max_length=40, unique=True)
     price_cents = models.PositiveIntegerField(_("price (cents)"))
-    validity_days = models.PositiveIntegerField(_("validity (days)"), validators=[MinValueValidator(1)])
-    data_mb = models.PositiveIntegerField(_("data (MB)"), null=True, blank=True, help_text=_("Empty means unlimited."))
-    voice_minutes = models.PositiveIntegerField(_("voice (minutes)"), null=True, blank=True, help_text=_("Empty means unlimited."))
-    sms_messages = models.PositiveIntegerField(_("SMS (messages)"), null=True, blank=True, help_text=_("Empty means unlimited."))
+    validity_days = models.PositiveIntegerField(
+        _("validity (days)"), validators=[MinValueValidator(1)]
+    )
+    data_mb = models.PositiveIntegerField(
+        _("data (MB)"), null=True, blank=True, help_text=_("Empty means unlimited.")
+    )
+    voice_minutes = models.PositiveIntegerField(
+        _("voice (minutes)"), null=True, blank=True, help_text=_("Empty means unlimited.")
+    )
+    sms_messages = models.PositiveIntegerField(
+        _("SMS (messages)"), null=True, blank=True, help_text=_("Empty means unlimited.")
+    )
     overage_data_cents_per_mb = _cents(_("overage data (cents per MB)"))
     overage_voice_cents_per_minute = _cents(_("overage voice (cents per minute)"))
     overage_sms_cents = _cents(_("overage SMS (cents per message)"))
@@ -73,7 +82,9 @@ class Plan(TranslatedNamed):
     intl_sms_cents = _cents(_("international SMS (cents per message)"))
     includes_us = models.BooleanField(_("US usage included in the allowances"), default=False)
     keeps_number = models.BooleanField(
-        _("number-keeping plan"), default=False, help_text=_("A cheap long plan that keeps the number alive.")
+        _("number-keeping plan"),
+        default=False,
+        help_text=_("A cheap long plan that keeps the number alive."),
     )
     reactivation_fee_cents = _cents(_("reactivation fee (cents)"))
     is_active = models.BooleanField(_("on sale"), default=True)
@@ -83,7 +94,11 @@ class Plan(TranslatedNamed):
         ordering = ["sort_order", "code"]
         verbose_name = _("plan")
         verbose_name_plural = _("plans")
-        constraints = [models.CheckConstraint(condition=models.Q(validity_days__gte=1), name="catalog_plan_validity_positive")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(validity_days__gte=1), name="catalog_plan_validity_positive"
+            )
+        ]
 
 
 class AddOn(TranslatedNamed):
@@ -94,10 +109,14 @@ class AddOn(TranslatedNamed):
 
     code = models.SlugField(_("code"), max_length=40, unique=True)
     kind = models.CharField(_("kind"), max_length=8, choices=UsageKind.choices)
-    quantity = models.PositiveIntegerField(_("quantity"), help_text=_("MB for data, minutes for voice, messages for SMS."))
+    quantity = models.PositiveIntegerField(
+        _("quantity"), help_text=_("MB for data, minutes for voice, messages for SMS.")
+    )
     zone = models.CharField(_("zone"), max_length=4, choices=Zone.choices, default=Zone.CA)
     price_cents = models.PositiveIntegerField(_("price (cents)"))
-    validity_days = models.PositiveIntegerField(_("validity (days)"), validators=[MinValueValidator(1)])
+    validity_days = models.PositiveIntegerField(
+        _("validity (days)"), validators=[MinValueValidator(1)]
+    )
     outlives_period = models.BooleanField(_("may outlive the line's period"), default=False)
     is_active = models.BooleanField(_("on sale"), default=True)
     sort_order = models.PositiveIntegerField(_("sort order"), default=100)

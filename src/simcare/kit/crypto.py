@@ -36,7 +36,7 @@ def rotate(token: str) -> str:
 
 
 def mask(plain: str, *, visible: int = 3) -> str:
-    """"AB1234567" → "••••••567": enough for a person to recognise their own."""
+    """ "AB1234567" → "••••••567": enough for a person to recognise their own."""
     if not plain:
         return ""
     shown = plain[-visible:] if len(plain) > visible else ""

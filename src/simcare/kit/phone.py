@@ -24,9 +24,7 @@ def normalize_msisdn(raw: str, *, region: str = "CA") -> str:
     except phonenumbers.NumberParseException as error:
         raise InvalidPhoneNumber(str(_("This is not a phone number."))) from error
     if parsed.country_code != 1 or not phonenumbers.is_valid_number(parsed):
-        raise InvalidPhoneNumber(
-            str(_("Enter a valid North American (+1) phone number."))
-        )
+        raise InvalidPhoneNumber(str(_("Enter a valid North American (+1) phone number.")))
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -41,6 +39,6 @@ def validate_msisdn(value: str) -> None:
 
 
 def format_national(msisdn: str) -> str:
-    """"+14165550142" → "(416) 555-0142" for display."""
+    """ "+14165550142" → "(416) 555-0142" for display."""
     parsed = phonenumbers.parse(msisdn, "CA")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)

@@ -19,4 +19,3 @@ def now() -> dt.datetime:
 
 def local(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(business_zone())
-

@@ -26,7 +26,9 @@ class Number(models.Model):
     """
 
     msisdn = models.CharField(_("number"), max_length=16, unique=True, validators=[validate_msisdn])
-    status = models.CharField(_("status"), max_length=12, choices=NumberStatus.choices, default=NumberStatus.AVAILABLE)
+    status = models.CharField(
+        _("status"), max_length=12, choices=NumberStatus.choices, default=NumberStatus.AVAILABLE
+    )
     quarantine_until = models.DateTimeField(_("in quarantine until"), null=True, blank=True)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -62,9 +64,18 @@ class SimCard(models.Model):
 
     iccid = models.CharField(_("ICCID"), max_length=20, unique=True, validators=[validate_iccid])
     kind = models.CharField(_("kind"), max_length=8, choices=SimKind.choices)
-    status = models.CharField(_("status"), max_length=10, choices=SimStatus.choices, default=SimStatus.IN_STOCK)
+    status = models.CharField(
+        _("status"), max_length=10, choices=SimStatus.choices, default=SimStatus.IN_STOCK
+    )
     location = models.CharField(_("location"), max_length=40, blank=True)
-    store = models.ForeignKey("stores.Store", null=True, blank=True, on_delete=models.PROTECT, related_name="sims", verbose_name=_("store"))
+    store = models.ForeignKey(
+        "stores.Store",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="sims",
+        verbose_name=_("store"),
+    )
     smdp_address = models.CharField(_("SM-DP+ address"), max_length=255, blank=True)
     matching_id = models.CharField(_("matching ID"), max_length=255, blank=True)
     imported_at = models.DateTimeField(default=timezone.now)
@@ -107,13 +118,24 @@ class Line(models.Model):
     grace until +30 days, suspended until +60 more, then recycled.
     """
 
-    subscriber = models.ForeignKey("accounts.Subscriber", on_delete=models.PROTECT, related_name="lines", verbose_name=_("subscriber"))
+    subscriber = models.ForeignKey(
+        "accounts.Subscriber",
+        on_delete=models.PROTECT,
+        related_name="lines",
+        verbose_name=_("subscriber"),
+    )
     msisdn = models.CharField(_("number"), max_length=16, validators=[validate_msisdn])
     number = models.ForeignKey(Number, on_delete=models.PROTECT, related_name="lines")
-    sim = models.ForeignKey(SimCard, on_delete=models.PROTECT, related_name="lines", verbose_name=_("SIM"))
+    sim = models.ForeignKey(
+        SimCard, on_delete=models.PROTECT, related_name="lines", verbose_name=_("SIM")
+    )
     kind = models.CharField(_("kind"), max_length=8, choices=SimKind.choices)
-    state = models.CharField(_("state"), max_length=10, choices=LineState.choices, default=LineState.ACTIVE)
-    plan = models.ForeignKey("catalog.Plan", on_delete=models.PROTECT, related_name="lines", verbose_name=_("plan"))
+    state = models.CharField(
+        _("state"), max_length=10, choices=LineState.choices, default=LineState.ACTIVE
+    )
+    plan = models.ForeignKey(
+        "catalog.Plan", on_delete=models.PROTECT, related_name="lines", verbose_name=_("plan")
+    )
     period_start = models.DateTimeField(_("period start"))
     period_end = models.DateTimeField(_("period end"))
     state_changed_at = models.DateTimeField(_("state changed at"), default=timezone.now)
@@ -129,9 +151,18 @@ class Line(models.Model):
         verbose_name = _("line")
         verbose_name_plural = _("lines")
         constraints = [
-            models.UniqueConstraint(fields=["msisdn"], condition=~Q(state="recycled"), name="lines_line_msisdn_live_unique"),
-            models.UniqueConstraint(fields=["sim"], condition=~Q(state="recycled"), name="lines_line_sim_live_unique"),
-            models.CheckConstraint(condition=Q(period_end__gt=models.F("period_start")), name="lines_line_period_ordered"),
+            models.UniqueConstraint(
+                fields=["msisdn"],
+                condition=~Q(state="recycled"),
+                name="lines_line_msisdn_live_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["sim"], condition=~Q(state="recycled"), name="lines_line_sim_live_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(period_end__gt=models.F("period_start")),
+                name="lines_line_period_ordered",
+            ),
         ]
         indexes = [
             models.Index(fields=["state", "period_end"]),
@@ -150,7 +181,9 @@ class LineEvent(models.Model):
 
     line = models.ForeignKey(Line, on_delete=models.CASCADE, related_name="events")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     actor_label = models.CharField(max_length=150)
     from_state = models.CharField(max_length=10, blank=True)
     to_state = models.CharField(max_length=10, blank=True)
@@ -194,12 +227,17 @@ class Bucket(models.Model):
         indexes = [models.Index(fields=["line", "kind", "expires_at"])]
         constraints = [
             models.CheckConstraint(condition=Q(used__gte=0), name="lines_bucket_used_nonnegative"),
-            models.CheckConstraint(condition=Q(total__isnull=True) | Q(used__lte=models.F("total")), name="lines_bucket_within_total"),
+            models.CheckConstraint(
+                condition=Q(total__isnull=True) | Q(used__lte=models.F("total")),
+                name="lines_bucket_within_total",
+            ),
         ]
 
     @property
     def unit(self) -> str:
-        return {UsageKind.DATA: "KB", UsageKind.VOICE: "minute", UsageKind.SMS: "message"}[UsageKind(self.kind)]
+        return {UsageKind.DATA: "KB", UsageKind.VOICE: "minute", UsageKind.SMS: "message"}[
+            UsageKind(self.kind)
+        ]
 
     @property
     def remaining(self) -> int | None:

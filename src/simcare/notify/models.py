@@ -32,15 +32,25 @@ class Notification(models.Model):
     """
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notifications",
+    )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     template = models.CharField(max_length=60)
     language = models.CharField(max_length=8, default="en")
-    line = models.ForeignKey("lines.Line", null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications")
+    line = models.ForeignKey(
+        "lines.Line", null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
+    )
     reference_at = models.DateTimeField(null=True, blank=True)
     context = models.JSONField(default=dict, blank=True)
     dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
-    status = models.CharField(max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.QUEUED)
+    status = models.CharField(
+        max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.QUEUED
+    )
     send_after = models.DateTimeField(default=timezone.now)
     attempts = models.PositiveIntegerField(default=0)
     address = models.CharField(max_length=254, blank=True)

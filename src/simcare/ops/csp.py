@@ -3,8 +3,8 @@ allowances it cannot work without (inline styles, Alpine's evaluator)."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponseBase
 from csp.middleware import CSPMiddleware, PolicyParts
+from django.http import HttpRequest, HttpResponseBase
 
 ADMIN_REPLACE = {
     "script-src": ["'self'", "'unsafe-inline'", "'unsafe-eval'"],
@@ -19,7 +19,9 @@ def is_admin_path(path: str) -> bool:
 
 
 class SimcareCSPMiddleware(CSPMiddleware):
-    def get_policy_parts(self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False) -> PolicyParts:
+    def get_policy_parts(
+        self, request: HttpRequest, response: HttpResponseBase, report_only: bool = False
+    ) -> PolicyParts:
         parts = super().get_policy_parts(request, response, report_only)
         if is_admin_path(request.path):
             parts.replace = {**(parts.replace or {}), **ADMIN_REPLACE}

@@ -8,21 +8,28 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
-SECRET_KEYS = re.compile(r"(pin|password|passwd|token|secret|code|otp|document|card|authorization|api_key)", re.I)
+SECRET_KEYS = re.compile(
+    r"(pin|password|passwd|token|secret|code|otp|document|card|authorization|api_key)", re.I
+)
 DIGIT_RUN = re.compile(r"(?<!\d)\d{12,19}(?!\d)")
 
 
 def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
-        return DIGIT_RUN.sub(lambda match: "•" * (len(match.group()) - 4) + match.group()[-4:], value)
+        return DIGIT_RUN.sub(
+            lambda match: "•" * (len(match.group()) - 4) + match.group()[-4:], value
+        )
     return value
 
 
-def redact_event(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact_event(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     for key, value in list(event_dict.items()):
         if key != "event" and SECRET_KEYS.search(key):
             event_dict[key] = "[redacted]"
@@ -41,7 +48,9 @@ FOREIGN_PRE_CHAIN: list[Any] = [
 
 def make_formatter(as_json: bool = False) -> structlog.stdlib.ProcessorFormatter:
     renderer: Any = (
-        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=False)
     )
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=FOREIGN_PRE_CHAIN,

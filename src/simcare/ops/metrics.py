@@ -23,16 +23,19 @@ class DatabaseCollector:
         yield lines
 
         backlog = GaugeMetricFamily("simcare_outbox_backlog", "Notifications waiting to be sent")
-        backlog.add_metric([], Notification.objects.filter(status=NotificationStatus.QUEUED).count())
+        backlog.add_metric(
+            [], Notification.objects.filter(status=NotificationStatus.QUEUED).count()
+        )
         yield backlog
 
         runs = GaugeMetricFamily("simcare_job_runs", "Recorded job runs", labels=["job", "outcome"])
-        for row in JobRun.objects.values("job", "succeeded").annotate(count=Count("id")).order_by():
-            runs.add_metric([row["job"], "success" if row["succeeded"] else "failure"], row["count"])
+        run_counts = JobRun.objects.values_list("job", "succeeded").annotate(count=Count("id"))
+        for job, succeeded, count in run_counts.order_by():
+            runs.add_metric([job, "success" if succeeded else "failure"], count)
         yield runs
 
 
 def render() -> tuple[bytes, str]:
     registry = CollectorRegistry()
-    registry.register(DatabaseCollector())  # type: ignore[arg-type]
+    registry.register(DatabaseCollector())
     return generate_latest(registry), CONTENT_TYPE_LATEST

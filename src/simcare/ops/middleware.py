@@ -29,6 +29,13 @@ class RequestLogMiddleware:
         elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
         if not request.path.startswith("/static/"):
             # The path only, never the query string: it may carry a search or a token.
-            log.info("request", method=request.method, path=request.path, status=response.status_code, ms=elapsed_ms, request_id=request_id)
+            log.info(
+                "request",
+                method=request.method,
+                path=request.path,
+                status=response.status_code,
+                ms=elapsed_ms,
+                request_id=request_id,
+            )
         response["X-Request-Id"] = request_id
         return response

@@ -17,7 +17,9 @@ def worker_name() -> str:
 
 
 def beat() -> None:
-    WorkerHeartbeat.objects.update_or_create(worker=worker_name(), defaults={"seen_at": timezone.now()})
+    WorkerHeartbeat.objects.update_or_create(
+        worker=worker_name(), defaults={"seen_at": timezone.now()}
+    )
 
 
 @periodic_job("heartbeat", description="Records that a worker is alive (read by /readyz).")

@@ -36,7 +36,9 @@ def _check_redis() -> tuple[bool, str]:
     import redis
 
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
+        )
         client.ping()
         client.close()
     except redis.RedisError as error:
@@ -68,7 +70,10 @@ def readyz(request: HttpRequest) -> JsonResponse:
         worker_ok, detail = False, "database unreachable"
     checks["worker"] = {"ok": worker_ok, "detail": detail}
     ready = all(check["ok"] for check in checks.values())
-    return JsonResponse({"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503)
+    return JsonResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status=200 if ready else 503,
+    )
 
 
 @never_cache

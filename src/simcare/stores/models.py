@@ -25,7 +25,9 @@ class Store(models.Model):
     longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
     hours = models.JSONField(_("opening hours"), default=dict, blank=True)
     services = models.JSONField(_("services"), default=list, blank=True)
-    clerks = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="stores", verbose_name=_("clerks"))
+    clerks = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="stores", verbose_name=_("clerks")
+    )
     is_active = models.BooleanField(_("open for business"), default=True)
 
     class Meta:

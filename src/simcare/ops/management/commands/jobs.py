@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -25,7 +26,9 @@ class Command(BaseCommand):
             table = Table("job", "schedule (minute hour day month weekday)", "what it does")
             for job in sorted(registry.values(), key=lambda item: item.name):
                 table.add_row(job.name, job.schedule, job.description)
-            Console(file=self.stdout, width=120).print(table)
+            console = Console(file=io.StringIO(), width=120)
+            console.print(table)
+            self.stdout.write(console.file.getvalue())  # type: ignore[attr-defined]
             return
         name = options["name"]
         if name not in registry:
