@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from django_otp.admin import OTPAdminAuthenticationForm
 from unfold.sites import UnfoldAdminSite
+
+from simcare.accounts.forms import StaffOTPAuthenticationForm
 
 STAFF_ROLES = ("admin", "agent", "clerk")
 
@@ -14,7 +15,7 @@ STAFF_ROLES = ("admin", "agent", "clerk")
 class SimcareAdminSite(UnfoldAdminSite):
     """Only staff who signed in with a TOTP code reach the admin (70-trust.md)."""
 
-    login_form = OTPAdminAuthenticationForm
+    login_form = StaffOTPAuthenticationForm
     login_template = "admin/simcare_login.html"
     site_header = "simcare"
     site_title = "simcare back office"

@@ -58,7 +58,7 @@ CSRF_TRUSTED_ORIGINS = _env_list("SIMCARE_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "daphne",
-    "unfold",
+    "unfold.apps.BasicAppConfig",  # our admin site (simcare.admin_apps) replaces unfold's default
     "unfold.contrib.filters",
     "simcare.admin_apps.SimcareAdminConfig",
     "django.contrib.auth",

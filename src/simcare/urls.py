@@ -2,12 +2,15 @@ from __future__ import annotations
 
 from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import URLPattern, URLResolver, include, path
+from django.views.generic import RedirectView
 
 from simcare.accounts import views as account_views
 from simcare.ops import views as ops_views
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("favicon.ico", RedirectView.as_view(url=static("simcare/favicon.svg"), permanent=True)),
     path("healthz", ops_views.healthz, name="healthz"),
     path("readyz", ops_views.readyz, name="readyz"),
     path("metrics", ops_views.metrics_view, name="metrics"),

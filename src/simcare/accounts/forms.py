@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
+from django_otp.admin import OTPAdminAuthenticationForm
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 
 class LoginForm(AuthenticationForm):
@@ -18,3 +22,23 @@ class LoginForm(AuthenticationForm):
         ),
         "inactive": _("This account is closed."),
     }
+
+
+class StaffOTPAuthenticationForm(OTPAdminAuthenticationForm):
+    """Password plus the six-digit code of the staff member's authenticator app.
+
+    django-otp asks for an explicit device; staff have one TOTP device each, so
+    the form uses it when none is chosen instead of showing a device picker.
+    """
+
+    otp_token = forms.CharField(
+        label=_("Authenticator code"),
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+    def _chosen_device(self, user: Any) -> Any:
+        device = super()._chosen_device(user)
+        if device is None:
+            device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("id").first()
+        return device

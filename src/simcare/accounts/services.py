@@ -56,7 +56,7 @@ def create_subscriber(
         user.set_password(password)
     user.full_clean(exclude=["password"])
     user.save()
-    user.groups.add(Group.objects.get(name=Role.SUBSCRIBER))
+    user.groups.add(Group.objects.get_or_create(name=Role.SUBSCRIBER)[0])
     subscriber = Subscriber.objects.create(user=user, province=province)
     record_audit("subscriber.created", actor=None, target=subscriber)
     return subscriber
@@ -71,7 +71,7 @@ def create_staff(
     if role == Role.ADMIN:
         user.is_superuser = True
     user.save()
-    user.groups.add(Group.objects.get(name=role))
+    user.groups.add(Group.objects.get_or_create(name=role)[0])
     record_audit("staff.created", actor=None, target=user, role=str(role))
     return user
 

@@ -16,7 +16,7 @@ import structlog
 SECRET_KEYS = re.compile(
     r"(pin|password|passwd|token|secret|code|otp|document|card|authorization|api_key)", re.I
 )
-DIGIT_RUN = re.compile(r"(?<!\d)\d{12,19}(?!\d)")
+DIGIT_RUN = re.compile(r"(?<![\w-])\d{12,19}(?![\w-])")
 
 
 def _redact_value(value: Any) -> Any:
