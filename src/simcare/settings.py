@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "simcare.catalog",
     "simcare.stores",
     "simcare.lines",
+    "simcare.ledger",
     "simcare.notify",
     "simcare.ops",
     "simcare.portal",
@@ -229,6 +230,20 @@ AXES_ENABLE_ADMIN = True
 
 OTP_TOTP_ISSUER = "simcare"
 
+# The back office's look and sidebar (simcare.admin_site.sidebar_navigation).
+UNFOLD = {
+    "SITE_TITLE": _("simcare back office"),
+    "SITE_HEADER": "simcare",
+    "SITE_SUBHEADER": _("Back office"),
+    "SITE_SYMBOL": "sim_card",
+    "SHOW_LANGUAGES": True,
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": True,
+        "navigation": "simcare.admin_site.sidebar_navigation",
+    },
+}
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -347,7 +362,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
-        "huey": {"level": "INFO"},
+        # Handlers given here keep Huey's consumer from adding its own (duplicate lines).
+        "huey": {"level": "INFO", "handlers": ["console"], "propagate": False},
         "axes": {"level": "WARNING"},
     },
 }

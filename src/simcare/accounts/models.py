@@ -69,6 +69,13 @@ class User(AbstractUser):
             ),
         ]
 
+    def clean(self) -> None:
+        super().clean()
+        # AbstractUser.clean() turns a missing email into "": keep NULL so the
+        # partial unique constraint ignores it.
+        if not self.email:
+            self.email = None
+
     def has_role(self, role: str) -> bool:
         return self.groups.filter(name=role).exists()
 

@@ -6,7 +6,9 @@ from typing import Any
 
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from simcare.accounts.models import AuditEvent, Role, Subscriber, User
 
@@ -28,6 +30,16 @@ def record_audit(
         object_id=str(target.pk),
         data=data,
     )
+
+
+def _check_contact_is_free(user: User) -> None:
+    errors: dict[str, str] = {}
+    if user.email and User.objects.filter(email__iexact=user.email).exists():
+        errors["email"] = str(_("An account with this email address already exists."))
+    if user.phone and User.objects.filter(phone=user.phone).exists():
+        errors["phone"] = str(_("An account with this mobile number already exists."))
+    if errors:
+        raise ValidationError(errors)
 
 
 @transaction.atomic
@@ -54,7 +66,11 @@ def create_subscriber(
         user.set_unusable_password()
     else:
         user.set_password(password)
-    user.full_clean(exclude=["password"])
+    # Django's check of an expression constraint (Lower("email")) treats two
+    # missing emails as equal, so uniqueness is checked here in words a person
+    # understands, and the database constraints still decide under a race.
+    user.full_clean(exclude=["password"], validate_constraints=False)
+    _check_contact_is_free(user)
     user.save()
     user.groups.add(Group.objects.get_or_create(name=Role.SUBSCRIBER)[0])
     subscriber = Subscriber.objects.create(user=user, province=province)

@@ -50,7 +50,9 @@ def make_formatter(as_json: bool = False) -> structlog.stdlib.ProcessorFormatter
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if as_json
-        else structlog.dev.ConsoleRenderer(colors=False)
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     return structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=FOREIGN_PRE_CHAIN,
