@@ -112,3 +112,10 @@ def signed_in_client(user: User, *, verified: bool = True) -> Client:
 @pytest.fixture
 def admin_client_verified(make_staff: Callable[..., User]) -> Client:
     return signed_in_client(make_staff(Role.ADMIN))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an event loop in the
+    main thread while its browser is open, and async_to_sync refuses to run
+    beside one."""
+    items.sort(key=lambda item: "tests/e2e/" in str(item.path))

@@ -227,6 +227,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
 AXES_ENABLE_ADMIN = True
+# Masked in the recorded attempts (the password always is): no codes or tokens at rest.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token", "csrfmiddlewaretoken"]
 
 OTP_TOTP_ISSUER = "simcare"
 

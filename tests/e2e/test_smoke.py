@@ -21,7 +21,9 @@ def current_code(user: User) -> str:
     return f"{totp.token():0{device.digits}d}"
 
 
-def test_home_page_switches_language_and_remembers_it(live_server: object, page: Page, plan: Plan) -> None:
+def test_home_page_switches_language_and_remembers_it(
+    live_server: object, page: Page, plan: Plan
+) -> None:
     # given
     page.goto(f"{live_server.url}/en/")  # type: ignore[attr-defined]
     expect(page.get_by_role("heading", name=plan.name_en)).to_be_visible()

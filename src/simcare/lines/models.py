@@ -57,7 +57,7 @@ class SimStatus(models.TextChoices):
 class SimCard(models.Model):
     """A physical SIM card or an eSIM profile, by ICCID.
 
-    Physical: ICCID 8912300000000000017, location "TOR-01" (a store) or "WAREHOUSE".
+    Physical: ICCID 8912300000000000013, location "TOR-01" (a store) or "WAREHOUSE".
     eSIM: ICCID plus the SM-DP+ address and matching ID of the upstream profile;
     the activation code is LPA:1$<smdp_address>$<matching_id>.
     """
@@ -123,6 +123,9 @@ class Line(models.Model):
         on_delete=models.PROTECT,
         related_name="lines",
         verbose_name=_("subscriber"),
+        # The (subscriber, state) index serves lookups by subscriber; one index
+        # fewer to write on every state change of the lifecycle sweep.
+        db_index=False,
     )
     msisdn = models.CharField(_("number"), max_length=16, validators=[validate_msisdn])
     number = models.ForeignKey(Number, on_delete=models.PROTECT, related_name="lines")
@@ -179,8 +182,8 @@ class LineEvent(models.Model):
     Example: 2026-12-20 14:05 "lifecycle job" active → grace, "period ended".
     """
 
-    line = models.ForeignKey(Line, on_delete=models.CASCADE, related_name="events")
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    line = models.ForeignKey(Line, on_delete=models.CASCADE, related_name="events", db_index=False)
+    created_at = models.DateTimeField(default=timezone.now)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -192,6 +195,8 @@ class LineEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # A line's history, newest first; also serves the foreign key.
+        indexes = [models.Index(fields=["line", "created_at"], name="lines_event_line_time")]
         verbose_name = _("line event")
         verbose_name_plural = _("line history")
 
@@ -233,6 +238,9 @@ class Bucket(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.used}/{self.total if self.total is not None else '∞'}"
+
     @property
     def unit(self) -> str:
         return {UsageKind.DATA: "KB", UsageKind.VOICE: "minute", UsageKind.SMS: "message"}[
@@ -242,6 +250,3 @@ class Bucket(models.Model):
     @property
     def remaining(self) -> int | None:
         return None if self.total is None else self.total - self.used
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.used}/{self.total if self.total is not None else '∞'}"

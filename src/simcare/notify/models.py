@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -29,6 +30,13 @@ class Notification(models.Model):
     "reminder:42:expiry-7:2026-12-20T14:03:00" so the job can run twice and
     the reminder still goes once. The text is rendered when sent, in the
     recipient's language, and kept in subject/body for the record.
+
+    The outbox is a high-volume log written set-based by the lifecycle jobs
+    (two rows per line per step), so it carries only the indexes the outbox,
+    the per-line cancel and the back office need, and its references to the recipient and the
+    line are not database constraints: Django's on_delete=SET_NULL keeps them
+    consistent, and checking a foreign key per inserted row at commit more
+    than doubled the sweep's time on PostgreSQL (benchmarks/lifecycle.py).
     """
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -38,16 +46,25 @@ class Notification(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="notifications",
+        db_constraint=False,
     )
     channel = models.CharField(max_length=8, choices=Channel.choices)
     template = models.CharField(max_length=60)
     language = models.CharField(max_length=8, default="en")
     line = models.ForeignKey(
-        "lines.Line", null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
+        "lines.Line",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notifications",
+        db_constraint=False,
     )
     reference_at = models.DateTimeField(null=True, blank=True)
     context = models.JSONField(default=dict, blank=True)
-    dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    # NULL, not "", for "no key": the uniqueness must ignore rows without one.
+    # Unique through Meta.constraints rather than unique=True, which on
+    # PostgreSQL adds a second (LIKE) index that nothing uses.
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     status = models.CharField(
         max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.QUEUED
     )
@@ -63,7 +80,17 @@ class Notification(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("notification")
         verbose_name_plural = _("notifications (outbox)")
-        indexes = [models.Index(fields=["status", "send_after"])]
+        constraints = [
+            models.UniqueConstraint(fields=["dedupe_key"], name="notify_notification_dedupe_key")
+        ]
+        # Only queued rows are ever looked up by time: the index stays small.
+        indexes = [
+            models.Index(
+                fields=["send_after"],
+                condition=Q(status="queued"),
+                name="notify_notification_due",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.template} → {self.channel} ({self.status})"

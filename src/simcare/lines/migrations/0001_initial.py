@@ -2,158 +2,412 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import simcare.kit.iccid
-import simcare.kit.phone
 from django.conf import settings
 from django.db import migrations, models
 
+import simcare.kit.iccid
+import simcare.kit.phone
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('catalog', '0001_initial'),
-        ('stores', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("catalog", "0001_initial"),
+        ("stores", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Line',
+            name="Line",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('msisdn', models.CharField(max_length=16, validators=[simcare.kit.phone.validate_msisdn], verbose_name='number')),
-                ('kind', models.CharField(choices=[('physical', 'Physical SIM'), ('esim', 'eSIM')], max_length=8, verbose_name='kind')),
-                ('state', models.CharField(choices=[('active', 'Active'), ('grace', 'Grace period'), ('suspended', 'Suspended'), ('recycled', 'Closed (number released)')], default='active', max_length=10, verbose_name='state')),
-                ('period_start', models.DateTimeField(verbose_name='period start')),
-                ('period_end', models.DateTimeField(verbose_name='period end')),
-                ('state_changed_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='state changed at')),
-                ('auto_renew', models.BooleanField(default=False, verbose_name='auto-renew')),
-                ('activated_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='activated at')),
-                ('recycled_at', models.DateTimeField(blank=True, null=True, verbose_name='recycled at')),
-                ('sweep_id', models.UUIDField(blank=True, db_index=True, editable=False, null=True)),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='lines', to='catalog.plan', verbose_name='plan')),
-                ('subscriber', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='lines', to='accounts.subscriber', verbose_name='subscriber')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "msisdn",
+                    models.CharField(
+                        max_length=16,
+                        validators=[simcare.kit.phone.validate_msisdn],
+                        verbose_name="number",
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("physical", "Physical SIM"), ("esim", "eSIM")],
+                        max_length=8,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("grace", "Grace period"),
+                            ("suspended", "Suspended"),
+                            ("recycled", "Closed (number released)"),
+                        ],
+                        default="active",
+                        max_length=10,
+                        verbose_name="state",
+                    ),
+                ),
+                ("period_start", models.DateTimeField(verbose_name="period start")),
+                ("period_end", models.DateTimeField(verbose_name="period end")),
+                (
+                    "state_changed_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="state changed at"
+                    ),
+                ),
+                ("auto_renew", models.BooleanField(default=False, verbose_name="auto-renew")),
+                (
+                    "activated_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="activated at"
+                    ),
+                ),
+                (
+                    "recycled_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="recycled at"),
+                ),
+                (
+                    "sweep_id",
+                    models.UUIDField(blank=True, db_index=True, editable=False, null=True),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="lines",
+                        to="catalog.plan",
+                        verbose_name="plan",
+                    ),
+                ),
+                (
+                    "subscriber",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="lines",
+                        to="accounts.subscriber",
+                        verbose_name="subscriber",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'line',
-                'verbose_name_plural': 'lines',
-                'ordering': ['msisdn'],
+                "verbose_name": "line",
+                "verbose_name_plural": "lines",
+                "ordering": ["msisdn"],
             },
         ),
         migrations.CreateModel(
-            name='LineEvent',
+            name="LineEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('actor_label', models.CharField(max_length=150)),
-                ('from_state', models.CharField(blank=True, max_length=10)),
-                ('to_state', models.CharField(blank=True, max_length=10)),
-                ('cause', models.CharField(max_length=40)),
-                ('note', models.CharField(blank=True, max_length=300)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('line', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='lines.line')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                ("actor_label", models.CharField(max_length=150)),
+                ("from_state", models.CharField(blank=True, max_length=10)),
+                ("to_state", models.CharField(blank=True, max_length=10)),
+                ("cause", models.CharField(max_length=40)),
+                ("note", models.CharField(blank=True, max_length=300)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "line",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="lines.line",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'line event',
-                'verbose_name_plural': 'line history',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "line event",
+                "verbose_name_plural": "line history",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Number',
+            name="Number",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('msisdn', models.CharField(max_length=16, unique=True, validators=[simcare.kit.phone.validate_msisdn], verbose_name='number')),
-                ('status', models.CharField(choices=[('available', 'Available'), ('assigned', 'Assigned'), ('quarantine', 'Quarantine')], default='available', max_length=12, verbose_name='status')),
-                ('quarantine_until', models.DateTimeField(blank=True, null=True, verbose_name='in quarantine until')),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "msisdn",
+                    models.CharField(
+                        max_length=16,
+                        unique=True,
+                        validators=[simcare.kit.phone.validate_msisdn],
+                        verbose_name="number",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("available", "Available"),
+                            ("assigned", "Assigned"),
+                            ("quarantine", "Quarantine"),
+                        ],
+                        default="available",
+                        max_length=12,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "quarantine_until",
+                    models.DateTimeField(blank=True, null=True, verbose_name="in quarantine until"),
+                ),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'verbose_name': 'number',
-                'verbose_name_plural': 'numbers',
-                'ordering': ['msisdn'],
-                'indexes': [models.Index(fields=['status', 'quarantine_until'], name='lines_numbe_status_16e221_idx')],
+                "verbose_name": "number",
+                "verbose_name_plural": "numbers",
+                "ordering": ["msisdn"],
+                "indexes": [
+                    models.Index(
+                        fields=["status", "quarantine_until"], name="lines_numbe_status_16e221_idx"
+                    )
+                ],
             },
         ),
         migrations.AddField(
-            model_name='line',
-            name='number',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='lines', to='lines.number'),
+            model_name="line",
+            name="number",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="lines", to="lines.number"
+            ),
         ),
         migrations.CreateModel(
-            name='SimCard',
+            name="SimCard",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('iccid', models.CharField(max_length=20, unique=True, validators=[simcare.kit.iccid.validate_iccid], verbose_name='ICCID')),
-                ('kind', models.CharField(choices=[('physical', 'Physical SIM'), ('esim', 'eSIM')], max_length=8, verbose_name='kind')),
-                ('status', models.CharField(choices=[('in_stock', 'In stock'), ('assigned', 'Assigned'), ('revoked', 'Revoked'), ('faulty', 'Faulty')], default='in_stock', max_length=10, verbose_name='status')),
-                ('location', models.CharField(blank=True, max_length=40, verbose_name='location')),
-                ('smdp_address', models.CharField(blank=True, max_length=255, verbose_name='SM-DP+ address')),
-                ('matching_id', models.CharField(blank=True, max_length=255, verbose_name='matching ID')),
-                ('imported_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('assigned_at', models.DateTimeField(blank=True, null=True)),
-                ('store', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='sims', to='stores.store', verbose_name='store')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "iccid",
+                    models.CharField(
+                        max_length=20,
+                        unique=True,
+                        validators=[simcare.kit.iccid.validate_iccid],
+                        verbose_name="ICCID",
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("physical", "Physical SIM"), ("esim", "eSIM")],
+                        max_length=8,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("in_stock", "In stock"),
+                            ("assigned", "Assigned"),
+                            ("revoked", "Revoked"),
+                            ("faulty", "Faulty"),
+                        ],
+                        default="in_stock",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("location", models.CharField(blank=True, max_length=40, verbose_name="location")),
+                (
+                    "smdp_address",
+                    models.CharField(blank=True, max_length=255, verbose_name="SM-DP+ address"),
+                ),
+                (
+                    "matching_id",
+                    models.CharField(blank=True, max_length=255, verbose_name="matching ID"),
+                ),
+                ("imported_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("assigned_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "store",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sims",
+                        to="stores.store",
+                        verbose_name="store",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'SIM / eSIM',
-                'verbose_name_plural': 'SIMs and eSIMs',
-                'ordering': ['iccid'],
+                "verbose_name": "SIM / eSIM",
+                "verbose_name_plural": "SIMs and eSIMs",
+                "ordering": ["iccid"],
             },
         ),
         migrations.AddField(
-            model_name='line',
-            name='sim',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='lines', to='lines.simcard', verbose_name='SIM'),
+            model_name="line",
+            name="sim",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="lines",
+                to="lines.simcard",
+                verbose_name="SIM",
+            ),
         ),
         migrations.CreateModel(
-            name='Bucket',
+            name="Bucket",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('data', 'Data'), ('voice', 'Voice'), ('sms', 'SMS')], max_length=8)),
-                ('zone', models.CharField(choices=[('CA', 'Canada'), ('US', 'United States'), ('INTL', 'International')], default='CA', max_length=4)),
-                ('source', models.CharField(choices=[('plan', 'Plan'), ('addon', 'Add-on')], max_length=8)),
-                ('total', models.BigIntegerField(blank=True, null=True)),
-                ('used', models.BigIntegerField(default=0)),
-                ('starts_at', models.DateTimeField()),
-                ('expires_at', models.DateTimeField()),
-                ('addon', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='catalog.addon')),
-                ('line', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='buckets', to='lines.line')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("data", "Data"), ("voice", "Voice"), ("sms", "SMS")], max_length=8
+                    ),
+                ),
+                (
+                    "zone",
+                    models.CharField(
+                        choices=[
+                            ("CA", "Canada"),
+                            ("US", "United States"),
+                            ("INTL", "International"),
+                        ],
+                        default="CA",
+                        max_length=4,
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(choices=[("plan", "Plan"), ("addon", "Add-on")], max_length=8),
+                ),
+                ("total", models.BigIntegerField(blank=True, null=True)),
+                ("used", models.BigIntegerField(default=0)),
+                ("starts_at", models.DateTimeField()),
+                ("expires_at", models.DateTimeField()),
+                (
+                    "addon",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="catalog.addon",
+                    ),
+                ),
+                (
+                    "line",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="buckets",
+                        to="lines.line",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['expires_at', 'id'],
-                'indexes': [models.Index(fields=['line', 'kind', 'expires_at'], name='lines_bucke_line_id_29e825_idx')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('used__gte', 0)), name='lines_bucket_used_nonnegative'), models.CheckConstraint(condition=models.Q(('total__isnull', True), ('used__lte', models.F('total')), _connector='OR'), name='lines_bucket_within_total')],
+                "ordering": ["expires_at", "id"],
+                "indexes": [
+                    models.Index(
+                        fields=["line", "kind", "expires_at"], name="lines_bucke_line_id_29e825_idx"
+                    )
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("used__gte", 0)), name="lines_bucket_used_nonnegative"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("total__isnull", True),
+                            ("used__lte", models.F("total")),
+                            _connector="OR",
+                        ),
+                        name="lines_bucket_within_total",
+                    ),
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='simcard',
-            index=models.Index(fields=['kind', 'status'], name='lines_simca_kind_5ed236_idx'),
+            model_name="simcard",
+            index=models.Index(fields=["kind", "status"], name="lines_simca_kind_5ed236_idx"),
         ),
         migrations.AddConstraint(
-            model_name='simcard',
-            constraint=models.CheckConstraint(condition=models.Q(('kind', 'physical'), models.Q(models.Q(('smdp_address', ''), _negated=True), models.Q(('matching_id', ''), _negated=True)), _connector='OR'), name='lines_esim_has_profile'),
+            model_name="simcard",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("kind", "physical"),
+                    models.Q(
+                        models.Q(("smdp_address", ""), _negated=True),
+                        models.Q(("matching_id", ""), _negated=True),
+                    ),
+                    _connector="OR",
+                ),
+                name="lines_esim_has_profile",
+            ),
         ),
         migrations.AddIndex(
-            model_name='line',
-            index=models.Index(fields=['state', 'period_end'], name='lines_line_state_8000a8_idx'),
+            model_name="line",
+            index=models.Index(fields=["state", "period_end"], name="lines_line_state_8000a8_idx"),
         ),
         migrations.AddIndex(
-            model_name='line',
-            index=models.Index(fields=['subscriber', 'state'], name='lines_line_subscri_4d0256_idx'),
+            model_name="line",
+            index=models.Index(
+                fields=["subscriber", "state"], name="lines_line_subscri_4d0256_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='line',
-            constraint=models.UniqueConstraint(condition=models.Q(('state', 'recycled'), _negated=True), fields=('msisdn',), name='lines_line_msisdn_live_unique'),
+            model_name="line",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("state", "recycled"), _negated=True),
+                fields=("msisdn",),
+                name="lines_line_msisdn_live_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='line',
-            constraint=models.UniqueConstraint(condition=models.Q(('state', 'recycled'), _negated=True), fields=('sim',), name='lines_line_sim_live_unique'),
+            model_name="line",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("state", "recycled"), _negated=True),
+                fields=("sim",),
+                name="lines_line_sim_live_unique",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='line',
-            constraint=models.CheckConstraint(condition=models.Q(('period_end__gt', models.F('period_start'))), name='lines_line_period_ordered'),
+            model_name="line",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("period_end__gt", models.F("period_start"))),
+                name="lines_line_period_ordered",
+            ),
         ),
     ]

@@ -7,42 +7,90 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('lines', '0001_initial'),
+        ("lines", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Notification',
+            name="Notification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('channel', models.CharField(choices=[('email', 'Email'), ('sms', 'SMS')], max_length=8)),
-                ('template', models.CharField(max_length=60)),
-                ('language', models.CharField(default='en', max_length=8)),
-                ('reference_at', models.DateTimeField(blank=True, null=True)),
-                ('context', models.JSONField(blank=True, default=dict)),
-                ('dedupe_key', models.CharField(blank=True, max_length=200, null=True, unique=True)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('sent', 'Sent'), ('failed', 'Failed'), ('cancelled', 'Cancelled'), ('skipped', 'Skipped (no address or opted out)')], default='queued', max_length=10)),
-                ('send_after', models.DateTimeField(default=django.utils.timezone.now)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('address', models.CharField(blank=True, max_length=254)),
-                ('subject', models.CharField(blank=True, max_length=300)),
-                ('body', models.TextField(blank=True)),
-                ('last_error', models.CharField(blank=True, max_length=300)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('line', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='notifications', to='lines.line')),
-                ('recipient', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='notifications', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                (
+                    "channel",
+                    models.CharField(choices=[("email", "Email"), ("sms", "SMS")], max_length=8),
+                ),
+                ("template", models.CharField(max_length=60)),
+                ("language", models.CharField(default="en", max_length=8)),
+                ("reference_at", models.DateTimeField(blank=True, null=True)),
+                ("context", models.JSONField(blank=True, default=dict)),
+                (
+                    "dedupe_key",
+                    models.CharField(blank=True, max_length=200, null=True, unique=True),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                            ("skipped", "Skipped (no address or opted out)"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("send_after", models.DateTimeField(default=django.utils.timezone.now)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("address", models.CharField(blank=True, max_length=254)),
+                ("subject", models.CharField(blank=True, max_length=300)),
+                ("body", models.TextField(blank=True)),
+                ("last_error", models.CharField(blank=True, max_length=300)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "line",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="notifications",
+                        to="lines.line",
+                    ),
+                ),
+                (
+                    "recipient",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="notifications",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'notification',
-                'verbose_name_plural': 'notifications (outbox)',
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['status', 'send_after'], name='notify_noti_status_e66791_idx')],
+                "verbose_name": "notification",
+                "verbose_name_plural": "notifications (outbox)",
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["status", "send_after"], name="notify_noti_status_e66791_idx"
+                    )
+                ],
             },
         ),
     ]

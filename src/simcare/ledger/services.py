@@ -1,0 +1,311 @@
+"""State changes of the ledger: posting and reversing transactions, opening accounts.
+
+Amounts follow the sign convention in simcare.ledger.models: a positive entry adds
+value to its account, a wallet's balance is the money its subscriber can spend.
+
+Every posting assumes it runs concurrently with itself: the touched accounts are
+locked in primary-key order (no deadlock between two postings over the same
+accounts), balances move with F() expressions in the same database transaction as
+the entries, and the idempotency key is a unique column, so the same key posted
+twice, or twice at once, moves money once.
+
+The ledger writes no audit event of its own: its rows are the audit trail, and the
+service that moves money (an order, a redemption) records who acted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from simcare.accounts.models import Subscriber
+from simcare.kit.money import CURRENCY
+from simcare.stores.models import Store
+
+from .errors import (
+    AlreadyReversed,
+    EmptyTransaction,
+    IdempotencyKeyConflict,
+    InsufficientFunds,
+    InvalidEntry,
+    ReversalNotReversible,
+    UnbalancedTransaction,
+    UnknownAccount,
+)
+from .models import (
+    CODE_PREFIXES,
+    LIMITED_KINDS,
+    SYSTEM_KINDS,
+    AccountKind,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    TransactionKind,
+)
+
+Leg = tuple[LedgerAccount, int]
+
+_KIND_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_ACCOUNT_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,50}")
+_KIND_BY_PREFIX = {prefix: kind for kind, prefix in CODE_PREFIXES.items()}
+
+
+@transaction.atomic
+def post_transaction(
+    *,
+    kind: str,
+    entries: Sequence[Leg],
+    memo: str = "",
+    idempotency_key: str | None = None,
+    reference: str = "",
+) -> LedgerTransaction:
+    """Post one balanced transaction, e.g. entries=[(clearing, -2000), (wallet, +2000)].
+
+    Refuses (nothing written): EmptyTransaction, InvalidEntry, UnbalancedTransaction,
+    InsufficientFunds (a wallet or float would go below -overdraft limit),
+    IdempotencyKeyConflict (the key was used for a different transaction).
+    The same idempotency key again returns the first transaction and posts nothing.
+    The account objects passed in get their cached_balance_cents refreshed.
+    """
+    legs = list(entries)
+    _check_shape(kind, legs)
+    key = idempotency_key or None
+    if key is not None:
+        existing = LedgerTransaction.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            return _same_or_conflict(existing, kind=kind, legs=legs, reference=reference)
+    return _post(
+        kind=kind, legs=legs, memo=memo, idempotency_key=key, reference=reference, reverses=None
+    )
+
+
+@transaction.atomic
+def reverse_transaction(
+    txn: LedgerTransaction, *, memo: str, idempotency_key: str | None = None
+) -> LedgerTransaction:
+    """Post the negated entries of txn as a "reversal" transaction pointing at it.
+
+    A transaction is reversed at most once (AlreadyReversed), a reversal is never
+    reversed (ReversalNotReversible), and a reversal that would take a wallet below
+    its limit is refused (InsufficientFunds), e.g. a top-up already spent.
+    With the idempotency key of an earlier reversal, returns that reversal.
+    """
+    original = LedgerTransaction.objects.get(pk=txn.pk)
+    legs = [
+        (entry.account, -entry.amount_cents)
+        for entry in original.entries.select_related("account").order_by("id")
+    ]
+    key = idempotency_key or None
+    if key is not None:
+        existing = LedgerTransaction.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            return _same_or_conflict(
+                existing,
+                kind=TransactionKind.REVERSAL,
+                legs=legs,
+                reference=original.reference,
+                reverses=original,
+            )
+    if original.reverses_id is not None:
+        raise ReversalNotReversible(transaction=original.pk)
+    earlier = LedgerTransaction.objects.filter(reverses=original).first()
+    if earlier is not None:
+        raise AlreadyReversed(transaction=original.pk, reversal=earlier.pk)
+    _check_shape(TransactionKind.REVERSAL, legs)
+    return _post(
+        kind=TransactionKind.REVERSAL,
+        legs=legs,
+        memo=memo,
+        idempotency_key=key,
+        reference=original.reference,
+        reverses=original,
+    )
+
+
+def transfer(
+    *,
+    kind: str,
+    source: LedgerAccount,
+    destination: LedgerAccount,
+    amount_cents: int,
+    memo: str = "",
+    idempotency_key: str | None = None,
+    reference: str = "",
+) -> LedgerTransaction:
+    """Move amount_cents (> 0) from source to destination: the two-entry post_transaction."""
+    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents <= 0:
+        raise InvalidEntry(amount_cents=amount_cents)
+    return post_transaction(
+        kind=kind,
+        entries=[(source, -amount_cents), (destination, amount_cents)],
+        memo=memo,
+        idempotency_key=idempotency_key,
+        reference=reference,
+    )
+
+
+def wallet_for(subscriber: Subscriber) -> LedgerAccount:
+    """The subscriber's wallet ("wallet:<subscriber id>"), opened on first use."""
+    account, _created = LedgerAccount.objects.get_or_create(
+        subscriber=subscriber,
+        defaults={"kind": AccountKind.WALLET, "code": f"wallet:{subscriber.pk}"},
+    )
+    return account
+
+
+def system_account(code: str) -> LedgerAccount:
+    """A business-wide account by code, opened on first use.
+
+    Codes are "<prefix>:<name>" with prefix clearing, liability, payable, revenue or
+    expense: "clearing:stripe", "clearing:paypal", "liability:vouchers",
+    "revenue:plans", "revenue:addons", "expense:promotions", "payable:refunds".
+    """
+    prefix, _separator, name = code.partition(":")
+    kind = _KIND_BY_PREFIX.get(prefix)
+    if kind not in SYSTEM_KINDS or not _ACCOUNT_NAME_PATTERN.fullmatch(name):
+        raise UnknownAccount(code=code)
+    account, _created = LedgerAccount.objects.get_or_create(code=code, defaults={"kind": kind})
+    return account
+
+
+def store_drawer(store: Store) -> LedgerAccount:
+    """The store's cash drawer ("cash:TOR-01"), opened on first use."""
+    account, _created = LedgerAccount.objects.get_or_create(
+        store=store,
+        defaults={"kind": AccountKind.CASH_DRAWER, "code": f"cash:{store.code}"},
+    )
+    return account
+
+
+def reseller_float(owner_ref: str) -> LedgerAccount:
+    """A reseller's prepaid float ("float:acme"), opened on first use."""
+    if not _ACCOUNT_NAME_PATTERN.fullmatch(owner_ref):
+        raise UnknownAccount(code=f"float:{owner_ref}")
+    account, _created = LedgerAccount.objects.get_or_create(
+        code=f"float:{owner_ref}",
+        defaults={"kind": AccountKind.RESELLER_FLOAT, "owner_ref": owner_ref},
+    )
+    return account
+
+
+def _check_shape(kind: str, legs: list[Leg]) -> None:
+    if not _KIND_PATTERN.fullmatch(kind):
+        raise ValueError(f"a transaction kind is a short snake_case word, not {kind!r}")
+    if len(legs) < 2 or len({account.pk for account, _amount in legs}) < 2:
+        raise EmptyTransaction(entries=len(legs))
+    for account, amount in legs:
+        if (
+            account.pk is None
+            or isinstance(amount, bool)
+            or not isinstance(amount, int)
+            or amount == 0
+            or account.currency != CURRENCY
+        ):
+            raise InvalidEntry(account=account.code, amount_cents=amount)
+    total = sum(amount for _account, amount in legs)
+    if total != 0:
+        raise UnbalancedTransaction(total_cents=total)
+
+
+def _post(
+    *,
+    kind: str,
+    legs: list[Leg],
+    memo: str,
+    idempotency_key: str | None,
+    reference: str,
+    reverses: LedgerTransaction | None,
+) -> LedgerTransaction:
+    deltas: dict[int, int] = defaultdict(int)
+    for account, amount in legs:
+        deltas[account.pk] += amount
+    # Primary-key order: two postings over the same accounts queue instead of deadlocking.
+    locked = {
+        account.pk: account
+        for account in LedgerAccount.objects.select_for_update()
+        .filter(pk__in=deltas)
+        .order_by("pk")
+    }
+    missing = set(deltas) - set(locked)
+    if missing:
+        raise UnknownAccount(account_ids=sorted(missing))
+
+    now = timezone.now()
+    try:
+        # A savepoint, so a key or reversal taken by a concurrent posting leaves this
+        # transaction usable for reading the winner.
+        with transaction.atomic():
+            txn = LedgerTransaction.objects.create(
+                created_at=now,
+                kind=kind,
+                memo=memo,
+                reference=reference,
+                idempotency_key=idempotency_key,
+                reverses=reverses,
+            )
+    except IntegrityError:
+        if idempotency_key is not None:
+            winner = LedgerTransaction.objects.filter(idempotency_key=idempotency_key).first()
+            if winner is not None:
+                return _same_or_conflict(
+                    winner, kind=kind, legs=legs, reference=reference, reverses=reverses
+                )
+        if reverses is not None:
+            earlier = LedgerTransaction.objects.filter(reverses=reverses).first()
+            if earlier is not None:
+                raise AlreadyReversed(transaction=reverses.pk, reversal=earlier.pk) from None
+        raise
+
+    LedgerEntry.objects.bulk_create(
+        LedgerEntry(transaction=txn, account_id=account.pk, amount_cents=amount, created_at=now)
+        for account, amount in legs
+    )
+    for account_id, delta in sorted(deltas.items()):
+        if delta:
+            LedgerAccount.objects.filter(pk=account_id).update(
+                cached_balance_cents=F("cached_balance_cents") + delta
+            )
+    balances = dict(
+        LedgerAccount.objects.filter(pk__in=deltas).values_list("pk", "cached_balance_cents")
+    )
+    for account_id, delta in sorted(deltas.items()):
+        account = locked[account_id]
+        floor = -account.overdraft_limit_cents
+        if delta < 0 and account.kind in LIMITED_KINDS and balances[account_id] < floor:
+            # Raising inside the atomic block undoes the entries and balance updates above.
+            raise InsufficientFunds(
+                account=account.code,
+                balance_cents=balances[account_id] - delta,
+                requested_cents=-delta,
+                overdraft_limit_cents=account.overdraft_limit_cents,
+            )
+    for account, _amount in legs:
+        account.cached_balance_cents = balances[account.pk]
+    return txn
+
+
+def _same_or_conflict(
+    existing: LedgerTransaction,
+    *,
+    kind: str,
+    legs: list[Leg],
+    reference: str,
+    reverses: LedgerTransaction | None = None,
+) -> LedgerTransaction:
+    stored = sorted(existing.entries.values_list("account_id", "amount_cents"))
+    wanted = sorted((account.pk, amount) for account, amount in legs)
+    if (
+        existing.kind != kind
+        or stored != wanted
+        or existing.reference != reference
+        or existing.reverses_id != (reverses.pk if reverses is not None else None)
+    ):
+        raise IdempotencyKeyConflict(
+            idempotency_key=existing.idempotency_key, transaction=existing.pk
+        )
+    return existing

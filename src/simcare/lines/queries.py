@@ -1,0 +1,52 @@
+"""Reads on lines, with the access check built in.
+
+A subscriber sees only their own lines; staff (agents, clerks, admins) see
+every line, because they serve whoever calls or walks in. Anyone else sees
+none. A line someone may not see is reported as not found (`Line.DoesNotExist`,
+a 404 at the edge), never as forbidden, so a number's existence is not leaked.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from simcare.accounts.models import STAFF_ROLES, Subscriber, User
+from simcare.lines.models import Line, LineEvent, LineState
+
+
+def _is_staff(user: User) -> bool:
+    return user.is_active and user.is_staff and bool(user.roles & {str(r) for r in STAFF_ROLES})
+
+
+def lines_for(user: User) -> QuerySet[Line]:
+    """The lines `user` may see, newest first, with plan and SIM loaded."""
+    lines = Line.objects.select_related("plan", "sim").order_by("-activated_at", "-id")
+    if not user.is_authenticated or not user.is_active:
+        return lines.none()
+    if _is_staff(user):
+        return lines
+    try:
+        subscriber = user.subscriber
+    except Subscriber.DoesNotExist:
+        return lines.none()
+    return lines.filter(subscriber=subscriber)
+
+
+def live_lines_for(user: User) -> QuerySet[Line]:
+    """The lines of `user` that are not closed (recycled)."""
+    return lines_for(user).exclude(state=LineState.RECYCLED)
+
+
+def line_for(user: User, msisdn: str) -> Line:
+    """The live line with this number that `user` may see, else the closed one most recently
+    recycled; raises Line.DoesNotExist when there is none or it is not theirs."""
+    candidates = lines_for(user).filter(msisdn=msisdn).order_by("-activated_at", "-id")
+    line = candidates.exclude(state=LineState.RECYCLED).first() or candidates.first()
+    if line is None:
+        raise Line.DoesNotExist(msisdn)
+    return line
+
+
+def history(line: Line) -> QuerySet[LineEvent]:
+    """The line's history, newest first (for agents and the owner)."""
+    return line.events.select_related("actor").order_by("-created_at", "-id")

@@ -1,0 +1,376 @@
+"""Putting notifications in the outbox, and the outbox's state changes.
+
+The transactional outbox: `enqueue` writes one Notification row per channel
+in the caller's transaction, so a message exists if and only if the state
+change that caused it committed; nothing is sent here. The `outbox` job
+(notify/tasks.py) sends committed rows within a minute, renders them in the
+recipient's language at that moment, and records what was sent. A crash
+between commit and send loses nothing: the row is still queued. A crash after
+sending and before recording may send a message twice (at-least-once), which
+beats losing "your number will be released".
+
+Dedupe keys make enqueueing idempotent: the same key twice (a retried
+request, a job run twice, two processes at once) stores one row per channel.
+The periodic jobs insert their rows with set-based SQL instead of calling
+`enqueue`, using the same key scheme `<key>:<channel>` (see lines/tasks.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import smtplib
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.template import TemplateDoesNotExist, TemplateSyntaxError
+from django.utils import timezone
+
+from simcare.accounts.models import Subscriber, User
+from simcare.lines.models import Line
+from simcare.notify import rendering
+from simcare.notify.models import Channel, Notification, NotificationStatus
+from simcare.notify.sms import SmsBackend, SmsDeliveryError, SmsRejected
+from simcare.notify.sms import get_backend as get_sms_backend
+
+DEFAULT_CHANNELS: tuple[str, ...] = (Channel.EMAIL, Channel.SMS)
+
+
+def channel_dedupe_key(dedupe_key: str, channel: str) -> str:
+    return f"{dedupe_key}:{channel}"
+
+
+def _jsonable(context: dict[str, Any] | None) -> dict[str, Any]:
+    """Datetimes become ISO strings; the renderer turns keys ending in `_at` back into datetimes."""
+    loaded: dict[str, Any] = json.loads(json.dumps(context or {}, cls=DjangoJSONEncoder))
+    return loaded
+
+
+def enqueue(
+    template: str,
+    *,
+    recipient: User,
+    line: Line | None = None,
+    context: dict[str, Any] | None = None,
+    dedupe_key: str | None = None,
+    channels: tuple[str, ...] = DEFAULT_CHANNELS,
+    reference_at: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+) -> list[Notification]:
+    """Store one queued notification per channel; returns the rows (existing ones on a dedupe hit).
+
+    Call it inside the transaction of the state change it announces; `now`
+    (default: the clock) is when it was queued and may be sent. Do not
+    put secrets (PINs, activation codes) in `context`: the renderer reads
+    those from their source at send time, and the stored body masks them.
+    """
+    rendering.get_template(template)  # an unknown template is a programming error: fail now
+    stored_context = _jsonable(context)
+    now = now or timezone.now()
+    rows: list[Notification] = []
+    for channel in channels:
+        if channel not in Channel.values:
+            raise ValueError(f"unknown channel {channel!r}")
+        fields: dict[str, Any] = {
+            "created_at": now,
+            "send_after": now,
+            "recipient": recipient,
+            "channel": channel,
+            "template": template,
+            "language": recipient.language,
+            "line": line,
+            "reference_at": reference_at,
+            "context": stored_context,
+            "status": NotificationStatus.QUEUED,
+        }
+        if dedupe_key is None:
+            rows.append(Notification.objects.create(**fields))
+            continue
+        key = channel_dedupe_key(dedupe_key, channel)
+        try:
+            # The savepoint keeps the caller's transaction usable if another
+            # process inserted the same key between our read and our write.
+            with transaction.atomic():
+                row, _created = Notification.objects.get_or_create(dedupe_key=key, defaults=fields)
+        except IntegrityError:
+            row = Notification.objects.get(dedupe_key=key)
+        rows.append(row)
+    return rows
+
+
+def cancel_queued(*, line: Line, templates: frozenset[str] | set[str]) -> int:
+    """Cancel the line's still-queued notifications of these templates; returns how many."""
+    return Notification.objects.filter(
+        line=line, status=NotificationStatus.QUEUED, template__in=sorted(templates)
+    ).update(status=NotificationStatus.CANCELLED, last_error="cancelled: superseded")
+
+
+# --- The outbox: claim, render, send, record -----------------------------------------------
+#
+# Rows are claimed in a short transaction (FOR UPDATE SKIP LOCKED on
+# PostgreSQL, so several workers take disjoint rows; SQLite serializes the
+# claim) that counts the attempt and pushes send_after out by a lease; the
+# message is sent outside any transaction (a slow SMTP server never holds a
+# database lock), then the outcome is recorded. A worker killed mid-send
+# leaves the row queued: another picks it up when the lease ends.
+
+MAX_ATTEMPTS = 5
+CLAIM_LEASE = dt.timedelta(minutes=5)
+# Wait after the 1st, 2nd, 3rd and 4th failed attempt; the 5th failure is final.
+RETRY_DELAYS = (
+    dt.timedelta(minutes=1),
+    dt.timedelta(minutes=5),
+    dt.timedelta(minutes=30),
+    dt.timedelta(hours=2),
+)
+BATCH_SIZE = 100
+MAX_PER_RUN = 5_000
+
+logger = logging.getLogger(__name__)
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    return RETRY_DELAYS[min(max(attempts, 1), len(RETRY_DELAYS)) - 1]
+
+
+def claim_due(now: dt.datetime, *, limit: int = BATCH_SIZE) -> list[int]:
+    """Take up to `limit` due queued rows for this worker; returns their ids."""
+    with transaction.atomic():
+        due = Notification.objects.filter(
+            status=NotificationStatus.QUEUED, send_after__lte=now
+        ).order_by("send_after", "id")
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.values_list("id", flat=True)[:limit])
+        if ids:
+            Notification.objects.filter(id__in=ids).update(
+                attempts=F("attempts") + 1, send_after=now + CLAIM_LEASE
+            )
+    return ids
+
+
+class _Skip(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _subscriber_of(user: User) -> Subscriber | None:
+    try:
+        return user.subscriber
+    except Subscriber.DoesNotExist:
+        return None
+
+
+def resolve_address(notification: Notification) -> str:
+    """The recipient's email or phone for the row's channel; raises _Skip when there is none."""
+    recipient = notification.recipient
+    if recipient is None or not recipient.is_active:
+        raise _Skip("no recipient")
+    subscriber = _subscriber_of(recipient)
+    if notification.channel == Channel.EMAIL:
+        if subscriber is not None and not subscriber.email_notifications_enabled:
+            raise _Skip("opted out of email")
+        if not recipient.email:
+            raise _Skip("no email address")
+        return recipient.email
+    if subscriber is not None and not subscriber.sms_notifications_enabled:
+        raise _Skip("opted out of SMS")
+    if not recipient.phone:
+        raise _Skip("no mobile number")
+    return recipient.phone
+
+
+def _send_email(
+    message: rendering.RenderedMessage, address: str, mail: BaseEmailBackend, row_id: int
+) -> None:
+    email = EmailMultiAlternatives(
+        subject=message.subject,
+        body=message.body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[address],
+        headers={
+            "Auto-Submitted": "auto-generated",
+            "Content-Language": message.language,
+            "X-Simcare-Notification": str(row_id),
+        },
+        connection=mail,
+    )
+    email.attach_alternative(message.html, "text/html")
+    for attachment in message.attachments:
+        email.attach(attachment.filename, attachment.content, attachment.mimetype)
+    email.send()
+
+
+def is_stale(notification: Notification) -> bool:
+    """A message about a period the line no longer has (it was renewed since)."""
+    template = rendering.REGISTRY.get(notification.template)
+    line = notification.line
+    return (
+        template is not None
+        and template.expires_with_period
+        and line is not None
+        and notification.reference_at is not None
+        and line.period_end != notification.reference_at
+    )
+
+
+def _record(notification_id: int, **fields: Any) -> int:
+    """Write an outcome unless the row left the queue meanwhile (e.g. cancelled by a renewal)."""
+    return Notification.objects.filter(pk=notification_id, status=NotificationStatus.QUEUED).update(
+        **fields
+    )
+
+
+def _error_text(error: BaseException) -> str:
+    # The exception's class and message only: never the message body, which may hold a code.
+    return f"{type(error).__name__}: {error}"[:300]
+
+
+class _Settled(Exception):
+    """A row leaving `deliver` unsent: the status to report and the fields to store."""
+
+    def __init__(self, outcome: str, **fields: Any) -> None:
+        super().__init__(outcome)
+        self.outcome = outcome
+        self.fields = fields
+
+
+def _address_or_settle(notification: Notification) -> str:
+    if is_stale(notification):
+        raise _Settled(
+            NotificationStatus.CANCELLED,
+            status=NotificationStatus.CANCELLED,
+            last_error="stale: renewed",
+        )
+    try:
+        return resolve_address(notification)
+    except _Skip as skip:
+        raise _Settled(
+            NotificationStatus.SKIPPED, status=NotificationStatus.SKIPPED, last_error=skip.reason
+        ) from None
+
+
+def _render_or_settle(notification: Notification) -> rendering.RenderedMessage:
+    try:
+        return rendering.render(notification)
+    except (rendering.UnknownTemplate, TemplateDoesNotExist, TemplateSyntaxError) as error:
+        # A broken template does not heal by waiting: fail now, loudly.
+        logger.error("notification %s cannot be rendered: %s", notification.pk, error)
+        raise _Settled(
+            NotificationStatus.FAILED,
+            status=NotificationStatus.FAILED,
+            last_error=_error_text(error),
+        ) from error
+
+
+def _transmit_or_settle(
+    notification: Notification,
+    message: rendering.RenderedMessage,
+    address: str,
+    *,
+    mail: BaseEmailBackend,
+    sms: SmsBackend,
+    now: dt.datetime,
+) -> tuple[str, str]:
+    """Send; returns the (subject, body) to keep, with secrets masked."""
+    try:
+        if notification.channel == Channel.EMAIL:
+            _send_email(message, address, mail, notification.pk)
+            return message.subject, message.masked(message.body)
+        sms.send(address, message.sms)
+        return "", message.masked(message.sms)
+    except (smtplib.SMTPException, OSError, SmsDeliveryError, SmsRejected) as error:
+        if isinstance(error, smtplib.SMTPException | OSError):
+            mail.close()  # a broken SMTP session must not poison the next message
+        logger.warning(
+            "notification %s attempt %s failed: %s",
+            notification.pk,
+            notification.attempts,
+            type(error).__name__,
+        )
+        if isinstance(error, SmsRejected) or notification.attempts >= MAX_ATTEMPTS:
+            raise _Settled(
+                NotificationStatus.FAILED,
+                status=NotificationStatus.FAILED,
+                last_error=_error_text(error),
+                address=address,
+            ) from error
+        raise _Settled(
+            NotificationStatus.QUEUED,
+            send_after=now + retry_delay(notification.attempts),
+            last_error=_error_text(error),
+        ) from error
+
+
+def deliver(notification_id: int, *, mail: BaseEmailBackend, sms: SmsBackend) -> str:
+    """Send one claimed row and record the outcome; returns the row's new status.
+
+    Stale (renewed since) → cancelled; no address or opted out → skipped; a
+    template that does not render → failed; a transport failure → queued
+    again with backoff, or failed after MAX_ATTEMPTS or a final refusal.
+    """
+    notification = (
+        Notification.objects.select_related(
+            "recipient", "recipient__subscriber", "line__plan", "line__sim"
+        )
+        .filter(pk=notification_id, status=NotificationStatus.QUEUED)
+        .first()
+    )
+    if notification is None:
+        return "gone"
+    now = timezone.now()
+    try:
+        address = _address_or_settle(notification)
+        message = _render_or_settle(notification)
+        subject, body = _transmit_or_settle(
+            notification, message, address, mail=mail, sms=sms, now=now
+        )
+    except _Settled as settled:
+        _record(notification.pk, **settled.fields)
+        return settled.outcome
+    _record(
+        notification.pk,
+        status=NotificationStatus.SENT,
+        sent_at=now,
+        address=address,
+        language=message.language,
+        subject=subject[:300],
+        body=body,
+        last_error="",
+    )
+    return NotificationStatus.SENT
+
+
+def send_due(now: dt.datetime | None = None, *, max_messages: int = MAX_PER_RUN) -> dict[str, int]:
+    """Send what is due, batch by batch, up to max_messages; returns counts by outcome."""
+    counts = {"sent": 0, "skipped": 0, "failed": 0, "retry": 0, "cancelled": 0}
+    outcome_names = {
+        NotificationStatus.SENT: "sent",
+        NotificationStatus.SKIPPED: "skipped",
+        NotificationStatus.FAILED: "failed",
+        NotificationStatus.QUEUED: "retry",
+        NotificationStatus.CANCELLED: "cancelled",
+    }
+    mail = get_connection(timeout=getattr(settings, "EMAIL_TIMEOUT", None) or 15)
+    sms = get_sms_backend()
+    handled = 0
+    try:
+        while handled < max_messages:
+            ids = claim_due(now or timezone.now(), limit=min(BATCH_SIZE, max_messages - handled))
+            if not ids:
+                break
+            for notification_id in ids:
+                outcome = deliver(notification_id, mail=mail, sms=sms)
+                if outcome in outcome_names:
+                    counts[outcome_names[NotificationStatus(outcome)]] += 1
+            handled += len(ids)
+    finally:
+        mail.close()
+    return counts

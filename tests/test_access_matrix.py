@@ -1,0 +1,589 @@
+"""Every URL of the project for every role: who gets in, who is sent to sign in, who is refused.
+
+The harness walks django.urls.get_resolver() recursively, so a new URL is
+checked the moment it exists. Each request is a GET by one of seven clients
+(anonymous, subscriber, reseller, agent, clerk, admin with a verified TOTP
+session, and an administrator signed in *without* TOTP); redirects inside the
+site are followed, and the end is classified:
+
+- ALLOWED: 2xx, or a redirect that leaves the URLconf (a static file);
+- LOGIN: sent to /<lang>/accounts/login/ or /<lang>/admin/login/;
+- DENIED: 401, 403 or 404;
+- NOT_GET: 405, the URL only takes POST;
+- UNAVAILABLE: 503 (readyz without a worker).
+
+Anything else, a 500 above all, is a failure for every role.
+
+Language prefixes: public i18n pages are requested in all three languages;
+the admin's ~150 URLs take the three prefixes in turn (URL n in language
+n mod 3), which keeps the run near a thousand requests.
+
+LATER ISSUES, when you add URLs:
+1. A URL with parameters needs sample values: add an entry to SAMPLES, keyed by
+   the URL name ("portal:line_detail") or, for an unnamed pattern, by its
+   route with "<lang>/" for the language prefix. Admin object URLs
+   (<path:object_id>/change/ etc.) take their object from SAMPLE_OBJECTS, keyed
+   by model label: register a sample object for every model you add to the
+   admin. A pattern with parameters and no sample FAILS the test.
+2. A URL outside /<lang>/admin/ needs its expected outcome per role in
+   EXPECTED. Admin URLs follow ADMIN_DEFAULT (see docs/security.md) with the
+   exceptions in ADMIN_EXPECTED and ADMIN_REFUSED_VIEWS (read-only admins).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.admin.options import BaseModelAdmin
+from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
+from django.db.models import Model
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django.urls.exceptions import Resolver404
+from django.urls.resolvers import LocalePrefixPattern, RegexPattern, RoutePattern
+from django.utils import timezone, translation
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from simcare.accounts import services as account_services
+from simcare.accounts.models import AuditEvent, Role, Subscriber, User
+from simcare.catalog.models import AddOn, Plan, UsageKind
+from simcare.kit.iccid import make_iccid
+from simcare.ledger import services as ledger_services
+from simcare.ledger.models import LedgerEntry, LedgerTransaction
+from simcare.lines import services as line_services
+from simcare.lines.models import Bucket, Line, LineEvent, Number, SimCard, SimKind
+from simcare.notify.models import Channel, Notification, NotificationStatus
+from simcare.ops.models import JobRun, WorkerHeartbeat
+from simcare.stores.models import Store
+
+pytestmark = pytest.mark.django_db
+
+ALLOWED = "allowed"
+LOGIN = "login"
+DENIED = "denied"
+NOT_GET = "not-get"
+UNAVAILABLE = "unavailable"
+
+ROLES = ("anonymous", "subscriber", "reseller", "agent", "clerk", "admin", "staff_without_otp")
+LANGUAGES = tuple(code for code, _name in settings.LANGUAGES)
+PASSWORD = "correct horse battery staple"
+
+
+# --- the world the requests see: one user per role, one object of each kind ------------------
+
+
+@dataclass
+class World:
+    users: dict[str, User]
+    subscriber: Subscriber
+    plan: Plan
+    addon: AddOn
+    store: Store
+    line: Line
+    notification: Notification
+    objects: dict[str, Model] = field(default_factory=dict)
+
+
+def _first(model: type[Model]) -> Callable[[World], Model | None]:
+    return lambda world: model._default_manager.order_by("pk").first()
+
+
+# Admin object URLs (change, history, delete, the object redirect, and any
+# custom <object_id>/<pk>/<id> view of a ModelAdmin) use this object of the model.
+SAMPLE_OBJECTS: dict[str, Callable[[World], Model | None]] = {
+    "accounts.user": lambda world: world.subscriber.user,
+    "accounts.subscriber": lambda world: world.subscriber,
+    "accounts.auditevent": _first(AuditEvent),
+    "auth.group": lambda world: Group.objects.get(name=Role.AGENT),
+    "otp_totp.totpdevice": lambda world: TOTPDevice.objects.get(user=world.users["agent"]),
+    "catalog.plan": lambda world: world.plan,
+    "catalog.addon": lambda world: world.addon,
+    "stores.store": lambda world: world.store,
+    # Stock still on the shelf, which the admin may delete (one imported by mistake).
+    "lines.number": lambda world: Number.objects.filter(lines__isnull=True).first(),
+    "lines.simcard": lambda world: SimCard.objects.filter(lines__isnull=True).first(),
+    "lines.line": lambda world: world.line,
+    "lines.lineevent": lambda world: LineEvent.objects.filter(line=world.line).first(),
+    "lines.bucket": lambda world: Bucket.objects.filter(line=world.line).first(),
+    "ledger.ledgeraccount": lambda world: ledger_services.wallet_for(world.subscriber),
+    "ledger.ledgertransaction": _first(LedgerTransaction),
+    "ledger.ledgerentry": _first(LedgerEntry),
+    "notify.notification": lambda world: world.notification,
+    "ops.workerheartbeat": _first(WorkerHeartbeat),
+    "ops.jobrun": _first(JobRun),
+    "axes.accessattempt": lambda world: world.objects["axes.accessattempt"],
+    "axes.accesslog": lambda world: world.objects["axes.accesslog"],
+    "axes.accessfailurelog": lambda world: world.objects["axes.accessfailurelog"],
+}
+
+
+@dataclass(frozen=True)
+class Sample:
+    kwargs: dict[str, str]
+    query: str = ""
+
+
+# Sample parameters of the other URLs with parameters, keyed by URL name (or the
+# route of an unnamed pattern, "<lang>/" standing for the language prefix).
+SAMPLES: dict[str, Callable[[World], list[Sample]]] = {
+    "admin:app_list": lambda world: [
+        Sample({"app_label": "accounts"}),
+        Sample({"app_label": "catalog"}),
+    ],
+    "admin:view_on_site": lambda world: [
+        Sample(
+            {
+                "content_type_id": str(ContentType.objects.get_for_model(Plan).pk),
+                "object_id": str(world.plan.pk),
+            }
+        )
+    ],
+    "<lang>/admin/(?P<url>.*)$": lambda world: [Sample({"url": "no-such-page/"})],
+}
+
+# Queries for parameterless URLs that need one to do their job.
+QUERIES: dict[str, str] = {
+    "admin:autocomplete": "app_label=accounts&model_name=subscriber&field_name=user&term=sub",
+}
+
+
+def everyone(outcome: str | frozenset[str]) -> dict[str, str | frozenset[str]]:
+    return dict.fromkeys(ROLES, outcome)
+
+
+# Expected outcome per role of every URL outside the admin.
+EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
+    "favicon.ico": everyone(ALLOWED),
+    "healthz": everyone(ALLOWED),
+    "readyz": everyone(frozenset({ALLOWED, UNAVAILABLE})),
+    "metrics": everyone(ALLOWED),
+    "set_language": everyone(NOT_GET),
+    "accounts:login": everyone(ALLOWED),
+    "accounts:logout": everyone(NOT_GET),
+    "portal:home": everyone(ALLOWED),
+}
+
+# The admin: only verified staff get past the site's gate; the admin role (superuser)
+# sees everything; agents and clerks are staff without model permissions, so they
+# reach the index and their own password page and are refused every model page.
+ADMIN_DEFAULT: dict[str, str | frozenset[str]] = {
+    "anonymous": LOGIN,
+    "subscriber": LOGIN,
+    "reseller": LOGIN,
+    "staff_without_otp": LOGIN,
+    "agent": DENIED,
+    "clerk": DENIED,
+    "admin": ALLOWED,
+}
+_STAFF_PAGE = {"agent": ALLOWED, "clerk": ALLOWED}
+ADMIN_EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
+    "admin:login": everyone(ALLOWED),
+    "admin:index": _STAFF_PAGE,
+    "admin:password_change": _STAFF_PAGE,
+    "admin:password_change_done": _STAFF_PAGE,
+    "admin:jsi18n": _STAFF_PAGE,
+    "admin:search": _STAFF_PAGE,
+    # Signing out of the admin is a POST; a GET by someone not signed in goes to the index.
+    "admin:logout": {"agent": NOT_GET, "clerk": NOT_GET, "admin": NOT_GET},
+    # No model here has a public page to view on site.
+    "admin:view_on_site": {"admin": DENIED},
+    "<lang>/admin/(?P<url>.*)$": {"admin": DENIED},
+}
+
+# Views the admin role itself is refused: the read-only back office pages.
+_READ_ONLY = frozenset({"add", "delete"})
+ADMIN_REFUSED_VIEWS: dict[str, frozenset[str]] = {
+    "accounts.subscriber": _READ_ONLY,  # created by registration, closed by the privacy service
+    "accounts.auditevent": _READ_ONLY,
+    "lines.number": frozenset({"add"}),  # stock comes in by CSV import
+    "lines.simcard": frozenset({"add"}),
+    "lines.line": _READ_ONLY,
+    "lines.lineevent": _READ_ONLY,
+    "lines.bucket": _READ_ONLY,
+    "ledger.ledgeraccount": _READ_ONLY,
+    "ledger.ledgertransaction": _READ_ONLY,
+    "ledger.ledgerentry": _READ_ONLY,
+    "notify.notification": _READ_ONLY,
+    "ops.workerheartbeat": _READ_ONLY,
+    "ops.jobrun": _READ_ONLY,
+    "axes.accessattempt": frozenset({"add"}),
+    "axes.accesslog": _READ_ONLY,
+    "axes.accessfailurelog": _READ_ONLY,
+}
+
+
+# --- walking the URLconf ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Route:
+    """One URL pattern with the chain of patterns leading to it."""
+
+    chain: tuple[Any, ...]
+    name: str | None
+    namespaces: tuple[str, ...]
+    pattern: URLPattern
+
+    @property
+    def is_i18n(self) -> bool:
+        return any(isinstance(part, LocalePrefixPattern) for part in self.chain)
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.namespaces
+
+    @property
+    def key(self) -> str:
+        """The URL name, or the route of an unnamed pattern with "<lang>/" for the prefix."""
+        if self.name:
+            return ":".join((*self.namespaces, self.name))
+        return "".join(
+            "<lang>/" if isinstance(part, LocalePrefixPattern) else _pattern_text(part)
+            for part in self.chain
+        )
+
+    @property
+    def parameters(self) -> set[str]:
+        names: set[str] = set()
+        for part in self.chain:
+            if isinstance(part, RoutePattern):
+                names |= set(part.converters)
+            elif isinstance(part, RegexPattern):
+                names |= set(part.regex.groupindex)
+        return names
+
+    def model_admin(self) -> BaseModelAdmin | None:
+        callback = self.pattern.callback
+        owner = getattr(callback, "model_admin", None) or self.pattern.default_args.get(
+            "model_admin"
+        )
+        # A custom view wrapped by admin_view(self.some_view): the first bound method
+        # in the __wrapped__ chain belongs to the ModelAdmin.
+        layer = callback
+        while owner is None and layer is not None:
+            owner = getattr(layer, "__self__", None)
+            layer = getattr(layer, "__wrapped__", None)
+        return owner if isinstance(owner, BaseModelAdmin) else None
+
+    def path(self, language: str, kwargs: dict[str, str]) -> str:
+        text = ""
+        for part in self.chain:
+            if isinstance(part, LocalePrefixPattern):
+                text += f"{language}/"
+            elif isinstance(part, RoutePattern):
+                text += re.sub(r"<(?:\w+:)?(\w+)>", lambda match: kwargs[match.group(1)], str(part))
+            else:
+                regex = part.regex.pattern.removeprefix("^").removesuffix("$")
+                text += re.sub(r"\(\?P<(\w+)>[^()]*\)", lambda match: kwargs[match.group(1)], regex)
+        return "/" + text
+
+
+def _pattern_text(part: Any) -> str:
+    return part.regex.pattern.removeprefix("^") if isinstance(part, RegexPattern) else str(part)
+
+
+def walk(
+    resolver: URLResolver, chain: tuple[Any, ...] = (), namespaces: tuple[str, ...] = ()
+) -> Iterator[Route]:
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            spaces = (*namespaces, entry.namespace) if entry.namespace else namespaces
+            yield from walk(entry, (*chain, entry.pattern), spaces)
+        else:
+            yield Route((*chain, entry.pattern), entry.name, namespaces, entry)
+
+
+def all_routes() -> list[Route]:
+    return list(walk(get_resolver()))
+
+
+_ADMIN_VIEW = re.compile(r"admin:\w+_(changelist|add|change|delete|history)$")
+
+
+def admin_view_kind(route: Route) -> str:
+    """changelist/add/change/delete/history, "object" for the object redirect, else ""."""
+    match = _ADMIN_VIEW.match(route.key)
+    if match and route.model_admin() is not None:
+        return match.group(1)
+    if route.name is None and route.model_admin() is not None:
+        return "object"
+    return ""
+
+
+def expectations(route: Route) -> dict[str, str | frozenset[str]] | None:
+    if not route.is_admin:
+        return EXPECTED.get(route.key)
+    expected = {**ADMIN_DEFAULT, **ADMIN_EXPECTED.get(route.key, {})}
+    model_admin = route.model_admin()
+    if model_admin is not None:
+        refused = ADMIN_REFUSED_VIEWS.get(model_admin.model._meta.label_lower, frozenset())
+        if admin_view_kind(route) in refused:
+            expected["admin"] = DENIED
+    return expected
+
+
+def samples(route: Route, world: World) -> list[Sample] | None:
+    """The parameter values to request route with; None when nobody registered any."""
+    parameters = route.parameters
+    query = QUERIES.get(route.key, "")
+    if not parameters:
+        return [Sample({}, query)]
+    if route.key in SAMPLES:
+        return SAMPLES[route.key](world)
+    model_admin = route.model_admin()
+    if model_admin is not None and len(parameters) == 1 and parameters <= {"object_id", "pk", "id"}:
+        sample = SAMPLE_OBJECTS.get(model_admin.model._meta.label_lower)
+        instance = sample(world) if sample is not None else None
+        if instance is None:
+            return None
+        return [Sample({parameters.pop(): str(instance.pk)})]
+    return None
+
+
+def missing_registrations(world: World) -> list[str]:
+    problems = []
+    for route in all_routes():
+        if samples(route, world) is None:
+            problems.append(
+                f"{route.key}: has parameters {sorted(route.parameters)} but no sample "
+                "(add it to SAMPLES, or its model to SAMPLE_OBJECTS)"
+            )
+        if expectations(route) is None:
+            problems.append(f"{route.key}: no expected outcome per role (add it to EXPECTED)")
+    return problems
+
+
+# --- requests and their outcomes -------------------------------------------------------------
+
+_LOGIN_URL_NAMES = {"accounts:login", "admin:login"}
+_OUTCOME_OF_STATUS = {401: DENIED, 403: DENIED, 404: DENIED, 405: NOT_GET, 503: UNAVAILABLE}
+
+
+def _login_page(path: str) -> bool:
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return False
+    return match.view_name in _LOGIN_URL_NAMES
+
+
+def outcome(client: Client, url: str) -> tuple[str, str]:
+    """(outcome, trail of statuses and locations) of a GET that follows redirects in the site."""
+    response = client.get(url)
+    trail = [str(response.status_code)]
+    for _hop in range(4):
+        if response.status_code not in (301, 302, 303, 307, 308):
+            break
+        location = urlsplit(response["Location"])
+        trail.append(location.path)
+        if _login_page(location.path):
+            return LOGIN, " ".join(trail)
+        try:
+            resolve(location.path)
+        except Resolver404:
+            return ALLOWED, " ".join(trail)  # e.g. the favicon's static file
+        response = client.get(response["Location"])
+        trail.append(str(response.status_code))
+    status = response.status_code
+    if 200 <= status < 300:
+        return ALLOWED, " ".join(trail)
+    return _OUTCOME_OF_STATUS.get(status, f"status {status}"), " ".join(trail)
+
+
+def _client(user: User | None, *, verified: bool = False) -> Client:
+    # A 500 must show up as a failed expectation, not stop the walk.
+    client = Client(raise_request_exception=False)
+    if user is not None:
+        client.force_login(user, backend="simcare.accounts.backends.EmailOrPhoneBackend")
+        if verified:
+            session = client.session
+            session[DEVICE_ID_SESSION_KEY] = TOTPDevice.objects.get(user=user).persistent_id
+            session.save()
+    return client
+
+
+def _staff(role: Role, username: str) -> User:
+    user = account_services.create_staff(username=username, password=PASSWORD, role=role)
+    TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+    return user
+
+
+@pytest.fixture
+def world(db: Any) -> World:
+    subscriber = account_services.create_subscriber(
+        username="matrix.subscriber",
+        password=PASSWORD,
+        email="matrix.subscriber@example.com",
+        phone="+14165550199",
+    )
+    subscriber.id_document_type = "passport"
+    subscriber.id_document_number = "AB1234567"
+    subscriber.save()
+    reseller = User.objects.create_user(username="matrix.reseller", password=PASSWORD)
+    reseller.groups.add(Group.objects.get(name=Role.RESELLER))
+    users = {
+        "subscriber": subscriber.user,
+        "reseller": reseller,
+        "agent": _staff(Role.AGENT, "matrix.agent"),
+        "clerk": _staff(Role.CLERK, "matrix.clerk"),
+        "admin": _staff(Role.ADMIN, "matrix.admin"),
+        "staff_without_otp": _staff(Role.ADMIN, "matrix.unverified"),
+    }
+    plan = Plan.objects.create(
+        code="matrix30",
+        name_en="Matrix 30",
+        name_fr="Matrice 30",
+        name_zh_hans="矩阵30",
+        price_cents=3500,
+        validity_days=30,
+        data_mb=1024,
+    )
+    addon = AddOn.objects.create(
+        code="matrixdata",
+        name_en="Data 1 GB",
+        name_fr="Données 1 Go",
+        name_zh_hans="流量1GB",
+        kind=UsageKind.DATA,
+        quantity=1024,
+        price_cents=1000,
+        validity_days=30,
+    )
+    store = Store.objects.create(
+        code="TOR-99",
+        name="Matrix Store",
+        address="1 Test St",
+        city="Toronto",
+        province="ON",
+        postal_code="M5V 1A1",
+        hours={"mon": [["10:00", "18:00"]]},
+        services=["sim_sales"],
+    )
+    number = Number.objects.create(msisdn="+16475550123")
+    sim = SimCard.objects.create(
+        iccid=make_iccid("891230000099999999"), kind=SimKind.PHYSICAL, location="TOR-99"
+    )
+    line = line_services.activate_line(
+        subscriber, plan, kind=SimKind.PHYSICAL, acting_user=None, sim=sim, msisdn=number.msisdn
+    )
+    Number.objects.create(msisdn="+16475550124")
+    SimCard.objects.create(
+        iccid=make_iccid("891230000099999998"), kind=SimKind.PHYSICAL, location="TOR-99"
+    )
+    ledger_services.transfer(
+        kind="wallet_topup",
+        source=ledger_services.system_account("clearing:stripe"),
+        destination=ledger_services.wallet_for(subscriber),
+        amount_cents=2000,
+    )
+    notification = Notification.objects.create(
+        recipient=subscriber.user,
+        channel=Channel.SMS,
+        template="line.activated",
+        status=NotificationStatus.FAILED,
+        attempts=5,
+        last_error="SmsRejected: unknown number",
+    )
+    call_command("jobs", "run", "heartbeat")  # a heartbeat and a job run
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+
+    now = timezone.now()
+    attempt_fields = {"user_agent": "pytest", "ip_address": "203.0.113.9", "path_info": "/"}
+    objects: dict[str, Model] = {
+        "axes.accessattempt": AccessAttempt.objects.create(
+            username="someone", failures_since_start=1, attempt_time=now, **attempt_fields
+        ),
+        "axes.accesslog": AccessLog.objects.create(
+            username="someone", attempt_time=now - dt.timedelta(minutes=1), **attempt_fields
+        ),
+        "axes.accessfailurelog": AccessFailureLog.objects.create(
+            username="someone", attempt_time=now, **attempt_fields
+        ),
+    }
+    return World(users, subscriber, plan, addon, store, line, notification, objects)
+
+
+# --- the tests ---------------------------------------------------------------------------------
+
+
+def test_every_url_pattern_has_samples_and_expectations(world: World) -> None:
+    assert missing_registrations(world) == []
+
+
+def test_every_registered_admin_model_has_a_sample_object() -> None:
+    registered = {model._meta.label_lower for model in admin.site._registry}
+
+    assert sorted(registered - set(SAMPLE_OBJECTS)) == []
+
+
+@pytest.fixture
+def quiet_refusals() -> Iterator[None]:
+    """Each refusal logs a warning with its traceback: hundreds of them cost seconds and bury
+    the report. Server errors (level ERROR) are still logged."""
+    logger = logging.getLogger("django.request")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    yield
+    logger.setLevel(level)
+
+
+@pytest.mark.usefixtures("quiet_refusals")
+def test_access_matrix(world: World) -> None:
+    # given
+    clients = {
+        "anonymous": _client(None),
+        "subscriber": _client(world.users["subscriber"]),
+        "reseller": _client(world.users["reseller"]),
+        "agent": _client(world.users["agent"], verified=True),
+        "clerk": _client(world.users["clerk"], verified=True),
+        "admin": _client(world.users["admin"], verified=True),
+        "staff_without_otp": _client(world.users["staff_without_otp"], verified=False),
+    }
+    routes = all_routes()
+    problems = missing_registrations(world)
+    mismatches: list[str] = []
+    requests = 0
+
+    # when
+    for index, route in enumerate(routes):
+        expected = expectations(route)
+        route_samples = samples(route, world)
+        if expected is None or route_samples is None:
+            continue  # reported by missing_registrations
+        if not route.is_i18n:
+            languages: tuple[str, ...] = ("",)
+        elif route.is_admin:
+            languages = (LANGUAGES[index % len(LANGUAGES)],)
+        else:
+            languages = LANGUAGES
+        for language in languages:
+            for sample in route_samples:
+                url = route.path(language, sample.kwargs)
+                if sample.query or QUERIES.get(route.key):
+                    url += "?" + (sample.query or QUERIES[route.key])
+                for role in ROLES:
+                    with translation.override(language or settings.LANGUAGE_CODE):
+                        got, trail = outcome(clients[role], url)
+                    requests += 1
+                    wanted = expected[role]
+                    accepted = wanted if isinstance(wanted, frozenset) else {wanted}
+                    if got not in accepted:
+                        mismatches.append(
+                            f"{role:>17} GET {url}: expected {wanted}, got {got} ({trail})"
+                        )
+
+    # then
+    assert problems == []
+    assert mismatches == []
+    assert requests > len(routes) * len(ROLES)
