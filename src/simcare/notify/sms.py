@@ -11,6 +11,7 @@ apart.
 
 from __future__ import annotations
 
+import abc
 import json
 import sys
 import threading
@@ -30,11 +31,11 @@ class SmsRejected(Exception):
     """The gateway refused this message for good (invalid or blocked number): do not retry."""
 
 
-class SmsBackend:
+class SmsBackend(abc.ABC):
     """Sends one text message; returns the gateway's message id, or "" when it has none."""
 
-    def send(self, to: str, body: str) -> str:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def send(self, to: str, body: str) -> str: ...
 
 
 class FileSmsBackend(SmsBackend):
