@@ -31,7 +31,7 @@ def lines(
 ) -> tuple[Line, Line]:
     """A physical line and an eSIM line of two different subscribers."""
     physical = make_line(
-        make_subscriber(username="lin.wei", email="lin.wei@example.com", phone="+14165550177"),
+        make_subscriber(username="lin.wei", email="lin.wei@example.com", phone="+14169790177"),
         plan,
     )
     esim = make_line(make_subscriber(username="amelie.roy"), plan, kind=SimKind.ESIM)
@@ -187,7 +187,7 @@ def test_search_finds_the_line(
         "iccid": physical.sim.iccid,
         "username": "lin.wei",
         "email": "lin.wei@example.com",
-        "phone": "+14165550177",
+        "phone": "+14169790177",
     }
 
     # when
