@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "simcare.stores",
     "simcare.lines",
     "simcare.ledger",
+    "simcare.orders",
     "simcare.notify",
     "simcare.ops",
     "simcare.portal",

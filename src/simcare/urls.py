@@ -15,11 +15,13 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("readyz", ops_views.readyz, name="readyz"),
     path("metrics", ops_views.metrics_view, name="metrics"),
     path("i18n/setlang/", account_views.set_language, name="set_language"),
+    path("payments/", include("simcare.orders.webhook_urls")),
 ]
 
 urlpatterns += i18n_patterns(
     path("admin/", admin.site.urls),
     path("accounts/", include("simcare.accounts.urls")),
+    path("orders/", include("simcare.orders.urls")),
     path("", include("simcare.portal.urls")),
     prefix_default_language=True,
 )

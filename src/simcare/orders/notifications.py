@@ -1,0 +1,7 @@
+"""Notification templates of money events (files under templates/notify/<name>/)."""
+
+from __future__ import annotations
+
+from simcare.notify.rendering import register
+
+__all__ = ["register"]
