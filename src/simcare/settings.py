@@ -14,9 +14,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import dj_database_url
@@ -30,6 +32,11 @@ def _env_flag(name: str, default: bool = False) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _json_env(name: str, default: Any) -> Any:
+    raw = os.environ.get(name)
+    return json.loads(raw) if raw else default
 
 
 def _env_list(name: str, default: str = "") -> list[str]:
@@ -342,6 +349,13 @@ SIMCARE_LIFECYCLE = {
     ],
     "reminder_days_before_suspension": 7,
     "reminder_days_before_recycling": 7,
+}
+# Money (orders/): sales tax by province (orders/tax.py), auto-renew schedule (20-money.md).
+SIMCARE_SALES_TAX = _json_env("SIMCARE_SALES_TAX_JSON", None)
+SIMCARE_AUTO_RENEW = {
+    # first attempt this long before period_end; retries at period_end, +1 day, +3 days
+    "lead_hours": int(os.environ.get("SIMCARE_AUTO_RENEW_LEAD_HOURS", "24")),
+    "retry_offsets_hours": [0, 24, 72],
 }
 SIMCARE_PUBLIC_BASE_URL = os.environ.get("SIMCARE_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 SIMCARE_WORKER_HEARTBEAT_MAX_AGE_SECONDS = 180

@@ -36,8 +36,13 @@ def notification(line: Line, template: str, channel: str = "email") -> Notificat
         recipient=line.subscriber.user,
         line=line,
         reference_at=line.period_end,
-        context={},
+        context={"order_id": 1, "order_number": "SC-0000001", "amount_cents": 1000},
     )
+
+
+def is_about_the_line(template: str) -> bool:
+    """Line and lifecycle messages name the number everywhere; others (orders) in the body."""
+    return template.startswith(("line.", "lifecycle."))
 
 
 def test_the_lifecycle_templates_are_registered() -> None:
@@ -60,9 +65,10 @@ def test_every_template_renders_in_every_language(line: Line, template: str, lan
         message = rendering.render(notification(line, template), language=language)
 
     assert message.language == language
-    assert "(647) 555-0142" in message.subject
     assert "(647) 555-0142" in message.body
-    assert "(647) 555-0142" in message.sms
+    if is_about_the_line(template):
+        assert "(647) 555-0142" in message.subject
+        assert "(647) 555-0142" in message.sms
     assert "{" not in message.body + message.sms + message.subject
     assert "\n\n\n" not in message.body
     assert message.html.startswith("<!DOCTYPE html>")

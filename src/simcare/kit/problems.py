@@ -12,8 +12,8 @@ class DomainError(Exception):
     status: int = 422
 
     def __init__(self, message: str | Promise | None = None, **details: object) -> None:
-        self.message = str(message) if message is not None else self.default_message()
         self.details = details
+        self.message = str(message) if message is not None else self.default_message()
         super().__init__(self.message)
 
     def default_message(self) -> str:

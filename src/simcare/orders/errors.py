@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from simcare.kit.problems import DomainError
 
 
@@ -9,3 +11,119 @@ class OrderError(DomainError):
     """Base of the orders app's refusals."""
 
     status = 422
+
+
+class IdempotencyConflict(OrderError):
+    """The idempotency key was already used for a different request."""
+
+    code = "idempotency_conflict"
+    status = 409
+
+    def default_message(self) -> str:
+        return _("This request key was already used for a different order.")
+
+
+class WalletShort(OrderError):
+    code = "wallet_short"
+
+    def default_message(self) -> str:
+        return _("Your wallet balance is too low for this order. Top up and try again.")
+
+
+class CouponRefused(OrderError):
+    """A coupon that does not exist or cannot be used here; details["reason"] says why."""
+
+    code = "coupon_invalid"
+
+    def default_message(self) -> str:
+        reason = self.details.get("reason")
+        messages = {
+            "unknown": _("This coupon code does not exist."),
+            "inactive": _("This coupon is no longer available."),
+            "not_yet_valid": _("This coupon is not valid yet."),
+            "expired": _("This coupon has expired."),
+            "minimum_spend": _("This order does not reach the coupon's minimum spend."),
+            "exhausted": _("This coupon has been used up."),
+            "customer_limit": _("You have already used this coupon."),
+            "first_order_only": _("This coupon is for a first order only."),
+            "not_applicable": _("This coupon does not apply to this purchase."),
+        }
+        return str(messages.get(str(reason), _("This coupon cannot be used.")))
+
+
+class PaymentMethodUnavailable(OrderError):
+    code = "payment_method_unavailable"
+
+    def default_message(self) -> str:
+        return _("This payment method is not available here.")
+
+
+class PlanUnavailable(OrderError):
+    code = "plan_unavailable"
+
+    def default_message(self) -> str:
+        return _("This plan or add-on is not on sale.")
+
+
+class InvalidOrder(OrderError):
+    """A request missing what its kind needs (a programming or client error)."""
+
+    code = "invalid_order"
+
+    def default_message(self) -> str:
+        return _("This order is incomplete or inconsistent.")
+
+
+class LineNotRenewable(OrderError):
+    code = "line_not_renewable"
+    status = 409
+
+    def default_message(self) -> str:
+        return _("This line is closed and can no longer be renewed.")
+
+
+class LineNotActive(OrderError):
+    code = "line_not_active"
+    status = 409
+
+    def default_message(self) -> str:
+        return _("Add-ons can only be bought for an active line. Renew the line first.")
+
+
+class OrderNotPayable(OrderError):
+    code = "order_not_payable"
+    status = 409
+
+    def default_message(self) -> str:
+        return _("This order can no longer be paid.")
+
+
+class PaymentAmountMismatch(OrderError):
+    code = "payment_amount_mismatch"
+    status = 409
+
+    def default_message(self) -> str:
+        return _("The amount paid does not match the order total.")
+
+
+class OrderNotCancellable(OrderError):
+    code = "order_not_cancellable"
+    status = 409
+
+    def default_message(self) -> str:
+        return _("Only an order awaiting payment can be cancelled.")
+
+
+class RefundRefused(OrderError):
+    code = "refund_refused"
+    status = 409
+
+    def default_message(self) -> str:
+        return _("This refund cannot be made.")
+
+
+class RefundTooLarge(OrderError):
+    code = "refund_too_large"
+
+    def default_message(self) -> str:
+        return _("The refund is larger than what is left to refund on this order.")

@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from simcare.notify.rendering import register
 
-__all__ = ["register"]
+register("order.fulfilled", description="An order is paid and done; the email links its receipt.")
+register("order.failed", description="A payment failed for good; the order was not completed.")
+register("order.refunded", description="Money of an order was refunded.")
