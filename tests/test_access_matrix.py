@@ -66,6 +66,8 @@ from simcare.lines import services as line_services
 from simcare.lines.models import Bucket, Line, LineEvent, Number, SimCard, SimKind
 from simcare.notify.models import Channel, Notification, NotificationStatus
 from simcare.ops.models import JobRun, WorkerHeartbeat
+from simcare.orders.models import Voucher, VoucherBatch
+from simcare.orders.services import vouchers as voucher_services
 from simcare.stores.models import Store
 
 pytestmark = pytest.mark.django_db
@@ -126,6 +128,8 @@ SAMPLE_OBJECTS: dict[str, Callable[[World], Model | None]] = {
     "axes.accessattempt": lambda world: world.objects["axes.accessattempt"],
     "axes.accesslog": lambda world: world.objects["axes.accesslog"],
     "axes.accessfailurelog": lambda world: world.objects["axes.accessfailurelog"],
+    "orders.voucherbatch": _first(VoucherBatch),
+    "orders.voucher": _first(Voucher),
 }
 
 
@@ -221,6 +225,8 @@ ADMIN_REFUSED_VIEWS: dict[str, frozenset[str]] = {
     "axes.accessattempt": frozenset({"add"}),
     "axes.accesslog": _READ_ONLY,
     "axes.accessfailurelog": _READ_ONLY,
+    "orders.voucherbatch": _READ_ONLY,  # made by "Generate batch", never deleted (void it)
+    "orders.voucher": _READ_ONLY,
 }
 
 
@@ -511,6 +517,14 @@ def world(db: Any) -> World:
             username="someone", attempt_time=now, **attempt_fields
         ),
     }
+    _batch, issued = voucher_services.generate_batch(
+        name="Matrix vouchers",
+        value_cents=2500,
+        count=2,
+        expires_at=now + dt.timedelta(days=30),
+        acting_user=users["admin"],
+    )
+    voucher_services.redeem_voucher(subscriber, issued[0][1], ip_address=None, acting_user=None)
     return World(users, subscriber, plan, addon, store, line, notification, objects)
 
 

@@ -10,6 +10,7 @@
 | DATABASE_URL | postgres://… for PostgreSQL; SQLite under the data dir when unset |
 | REDIS_URL | redis://… backs the channel layer, the task queue, the cache and rate limits |
 | SIMCARE_EMAIL_URL | smtp://user:pass@host:port, or unset for files under the data dir |
+| SIMCARE_VOUCHER_KEY | key of the voucher PIN hashes (default: derived from the secret key) |
 """
 
 from __future__ import annotations
@@ -384,3 +385,8 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# --- Vouchers (orders/pins.py) ----------------------------------------------------------------
+# The key of the PIN hashes. Set it in production: without it the key derives from
+# SECRET_KEY, and rotating SECRET_KEY would make every printed card unredeemable.
+SIMCARE_VOUCHER_KEY = os.environ.get("SIMCARE_VOUCHER_KEY", "")

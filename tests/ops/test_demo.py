@@ -43,6 +43,9 @@ from simcare.kit.phone import normalize_msisdn
 from simcare.lines import lifecycle
 from simcare.lines.models import Line, LineState, Number, NumberStatus, SimCard, SimKind
 from simcare.notify.models import Notification
+from simcare.orders.models import Voucher, VoucherBatch
+from simcare.orders.pins import normalize_pin, normalize_serial
+from simcare.orders.services.vouchers import redeem_voucher
 from simcare.stores.models import Store
 
 pytestmark = pytest.mark.xdist_group("demo")
@@ -183,6 +186,29 @@ def test_load_demo_without_its_file_gives_the_existing_users_new_secrets(tmp_pat
     assert _model_counts() == counts
 
 
+@pytest.mark.django_db
+def test_load_demo_writes_vouchers_that_redeem_and_drops_them_once_used(tmp_path: Path) -> None:
+    # given
+    first, summary = load_demo(data_dir=tmp_path, base_url="http://127.0.0.1:8000")
+    assert summary.vouchers == 3
+    assert VoucherBatch.objects.get().count == 3
+    lin_wei = User.objects.get(username=first["subscriber"]["username"]).subscriber
+
+    # when: the demo subscriber redeems the first voucher, and the demo runs again
+    voucher = redeem_voucher(
+        lin_wei, first["vouchers"][0]["pin"], ip_address=None, acting_user=None
+    )
+    second, again = load_demo(data_dir=tmp_path, base_url="http://127.0.0.1:8000")
+
+    # then
+    assert voucher.serial == first["vouchers"][0]["serial"]
+    assert again.vouchers == 0
+    assert VoucherBatch.objects.count() == 1
+    assert second["vouchers"] == first["vouchers"][1:]
+    plain = (tmp_path / "demo-credentials.json").read_text()
+    assert all(entry["pin"] in plain for entry in second["vouchers"])
+
+
 def _model_counts() -> dict[str, int]:
     return {
         "plans": Plan.objects.count(),
@@ -195,6 +221,8 @@ def _model_counts() -> dict[str, int]:
         "devices": TOTPDevice.objects.count(),
         "audit": AuditEvent.objects.count(),
         "notifications": Notification.objects.count(),
+        "voucher_batches": VoucherBatch.objects.count(),
+        "vouchers": Voucher.objects.count(),
     }
 
 
@@ -367,7 +395,12 @@ def test_demo_writes_credentials_in_the_documented_shape(demo: RunningDemo) -> N
         "subscriber"
     ]["msisdns"]
     assert written["reseller"] == {"name": "Maple Market Online", "api_key": None}
-    assert written["vouchers"] == []
+    assert len(written["vouchers"]) == 3
+    for voucher in written["vouchers"]:
+        assert set(voucher) == {"serial", "pin", "value_cents"}
+        assert normalize_serial(voucher["serial"]) == voucher["serial"]
+        assert normalize_pin(voucher["pin"]) == voucher["pin"]
+        assert voucher["value_cents"] == 2500
 
 
 def test_demo_admin_signs_in_over_http_with_password_and_totp_code(demo: RunningDemo) -> None:

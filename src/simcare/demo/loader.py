@@ -31,12 +31,18 @@ from simcare.lines.models import LineState, Number, NumberStatus, SimCard, SimKi
 from simcare.lines.services import activate_line
 from simcare.lines.stock import ImportReport, import_esims, import_numbers, import_sims
 from simcare.ops.jobs import discover, run_job
+from simcare.orders import pins
+from simcare.orders.models import Voucher, VoucherBatch, VoucherStatus
+from simcare.orders.services import vouchers as voucher_services
 from simcare.stores.models import Store
 
 TOTP_DEVICE_NAME = "demo authenticator"
 # The jobs that take the freshly activated lines to the states of their stories.
 JOBS_AFTER_LOADING = ("lifecycle", "reminders")
 CITY_STORES = {"toronto": "TOR-01", "vancouver": "VAN-01", "montreal": "MTL-01"}
+DEMO_BATCH_NAME = "Demo vouchers"
+DEMO_VOUCHER_COUNT = 3
+DEMO_VOUCHER_CENTS = 2500
 
 
 class DemoDataError(RuntimeError):
@@ -55,6 +61,7 @@ class LoadSummary:
     sims: int = 0
     esims: int = 0
     lines: int = 0
+    vouchers: int = 0
     jobs: list[str] = field(default_factory=list)
 
     @property
@@ -69,6 +76,7 @@ class LoadSummary:
                 self.sims,
                 self.esims,
                 self.lines,
+                self.vouchers,
             )
         )
 
@@ -327,6 +335,56 @@ def ensure_subscriber(
     return subscriber
 
 
+# --- vouchers ----------------------------------------------------------------------------
+
+
+def ensure_vouchers(
+    previous: dict[str, Any] | None, admin: User, now: dt.datetime, summary: LoadSummary
+) -> list[credentials.Voucher]:
+    """A small demo batch, generated once; the demo's credentials file is its PINs' only copy.
+
+    A re-run lists the vouchers of the previous file that can still be redeemed (their
+    PIN checked against the stored hash). Without the previous file the PINs are
+    unknown, and none are listed: an admin can generate a new batch in the back office.
+    """
+    batch = VoucherBatch.objects.filter(name=DEMO_BATCH_NAME).order_by("pk").first()
+    if batch is None:
+        batch, issued = voucher_services.generate_batch(
+            name=DEMO_BATCH_NAME,
+            value_cents=DEMO_VOUCHER_CENTS,
+            count=DEMO_VOUCHER_COUNT,
+            expires_at=now + dt.timedelta(days=365),
+            acting_user=admin,
+            now=now,
+        )
+        summary.vouchers += len(issued)
+        return [
+            {"serial": serial, "pin": pin, "value_cents": batch.value_cents}
+            for serial, pin in issued
+        ]
+    listed = (previous or {}).get("vouchers")
+    if not isinstance(listed, list):
+        return []
+    key = voucher_services.current_voucher_key()
+    redeemable = {
+        serial: (pin_hash, value_cents)
+        for serial, pin_hash, value_cents in Voucher.objects.filter(
+            batch=batch, status=VoucherStatus.ACTIVE, expires_at__gt=now
+        ).values_list("serial", "pin_hash", "value_cents")
+    }
+    kept: list[credentials.Voucher] = []
+    for entry in listed:
+        if not isinstance(entry, dict):
+            continue
+        serial, pin = entry.get("serial"), entry.get("pin")
+        if not isinstance(serial, str) or not isinstance(pin, str) or serial not in redeemable:
+            continue
+        pin_hash, value_cents = redeemable[serial]
+        if pins.hash_pin(pin, key=key) == pin_hash:
+            kept.append({"serial": serial, "pin": pin, "value_cents": value_cents})
+    return kept
+
+
 # --- the whole demo ----------------------------------------------------------------------
 
 
@@ -398,6 +456,7 @@ def load_demo(*, data_dir: Path, base_url: str) -> tuple[credentials.DemoCredent
         raise DemoDataError("people.json names no subscriber who signs in")
     if summary.lines:
         run_jobs_after_loading(summary)
+    demo_vouchers = ensure_vouchers(previous, staff["admin"], now, summary)
 
     msisdns = list(
         demo_login.lines.exclude(state=LineState.RECYCLED)
@@ -414,9 +473,9 @@ def load_demo(*, data_dir: Path, base_url: str) -> tuple[credentials.DemoCredent
             "password": subscriber_password,
             "msisdns": msisdns,
         },
-        # The reseller API and vouchers come with their own issues (docs/decisions.md).
+        # The reseller API comes with its own issue (docs/decisions.md).
         "reseller": {"name": reseller["name"], "api_key": None},
-        "vouchers": [],
+        "vouchers": demo_vouchers,
     }
     if previous != result:
         credentials.write(path, result)

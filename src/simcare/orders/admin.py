@@ -1,3 +1,5 @@
 """Back office of money: one module per concept, registered on import."""
 
 from __future__ import annotations
+
+from simcare.orders import admin_vouchers  # noqa: F401  (registers the voucher admins)

@@ -127,3 +127,64 @@ class RefundTooLarge(OrderError):
 
     def default_message(self) -> str:
         return _("The refund is larger than what is left to refund on this order.")
+
+
+# --- vouchers ---------------------------------------------------------------------------
+
+
+class VoucherInvalid(OrderError):
+    """A PIN that redeems nothing: unknown, mistyped, already redeemed, expired or void.
+
+    details["reason"] says which ("unknown", "malformed", "redeemed", "expired", "void");
+    every reason counts as a failed PIN for the lockout.
+    """
+
+    code = "voucher_invalid"
+    status = 422
+
+    def default_message(self) -> str:
+        return _("This PIN does not match any voucher. Check the 16 digits and try again.")
+
+    @classmethod
+    def because(cls, reason: str, **details: object) -> VoucherInvalid:
+        messages = {
+            "malformed": _("A voucher PIN has 16 digits. Check the card and try again."),
+            "redeemed": _("This voucher has already been redeemed."),
+            "expired": _("This voucher has expired."),
+            "void": _("This voucher is no longer valid."),
+        }
+        return cls(messages.get(reason), reason=reason, **details)
+
+
+class VoucherLocked(OrderError):
+    """Too many failed PINs: the account or the IP may not redeem for a while.
+
+    details["retry_after_seconds"] says how long (the API's Retry-After header).
+    """
+
+    code = "voucher_locked"
+    status = 429
+
+    def default_message(self) -> str:
+        return _("Too many wrong voucher PINs. For your security, redeeming is paused for an hour.")
+
+
+class VoucherPinsUnavailable(OrderError):
+    """The one-time PIN download of a batch was taken, or its 30 minutes ran out."""
+
+    code = "voucher_pins_unavailable"
+    status = 410
+
+    def default_message(self) -> str:
+        return _(
+            "The PINs of this batch are no longer available: they can be downloaded once, "
+            "within 30 minutes of generating the batch. If they were lost, void the batch "
+            "and generate a new one."
+        )
+
+
+class VoucherBatchRefused(OrderError):
+    """A batch that cannot be generated as asked (count, value or expiry out of range)."""
+
+    code = "voucher_batch_refused"
+    status = 422

@@ -7,3 +7,7 @@ from simcare.notify.rendering import register
 register("order.fulfilled", description="An order is paid and done; the email links its receipt.")
 register("order.failed", description="A payment failed for good; the order was not completed.")
 register("order.refunded", description="Money of an order was refunded.")
+register(
+    "voucher.redeemed",
+    description="A voucher PIN was redeemed into the wallet (amount, serial, new balance).",
+)

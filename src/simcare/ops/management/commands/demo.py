@@ -60,6 +60,10 @@ def logins_panel(
         f"All of it is in {credentials.path_in(data_dir)}.",
         "TOTP: add the secret to an authenticator app (README.md, 'Signing in to the admin').",
     ]
+    if demo["vouchers"]:
+        notes.append(
+            f"{len(demo['vouchers'])} voucher PINs to redeem into a wallet are in the same file."
+        )
     if serving:
         notes.append(f"Web server and worker (pid {worker_pid}) running; Ctrl-C stops both.")
         title = f"simcare demo · data ready in {seconds:.1f} s"
