@@ -352,7 +352,7 @@ class VoucherStatus(models.TextChoices):
 
 
 class Voucher(models.Model):
-    """One prepaid card: public serial "V2026120100001", a secret 16-digit PIN kept as a keyed hash.
+    """One prepaid card: public serial "V0000420000010", a secret 16-digit PIN kept as a keyed hash.
 
     Redeeming moves value_cents from liability:vouchers to the subscriber's wallet, once.
     """
