@@ -66,7 +66,27 @@ from simcare.lines import services as line_services
 from simcare.lines.models import Bucket, Line, LineEvent, Number, SimCard, SimKind
 from simcare.notify.models import Channel, Notification, NotificationStatus
 from simcare.ops.models import JobRun, WorkerHeartbeat
-from simcare.orders.models import Voucher, VoucherBatch
+from simcare.orders.models import (
+    AttemptStatus,
+    AutoRenewAttempt,
+    Coupon,
+    DiscountKind,
+    ItemKind,
+    Order,
+    OrderItem,
+    OrderKind,
+    OrderState,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    Promotion,
+    PromotionKind,
+    Receipt,
+    SalesChannel,
+    SavedPaymentMethod,
+    Voucher,
+    VoucherBatch,
+)
 from simcare.orders.services import vouchers as voucher_services
 from simcare.stores.models import Store
 
@@ -130,6 +150,13 @@ SAMPLE_OBJECTS: dict[str, Callable[[World], Model | None]] = {
     "axes.accessfailurelog": lambda world: world.objects["axes.accessfailurelog"],
     "orders.voucherbatch": _first(VoucherBatch),
     "orders.voucher": _first(Voucher),
+    "orders.order": lambda world: world.objects["orders.order"],
+    "orders.payment": _first(Payment),
+    "orders.receipt": _first(Receipt),
+    "orders.coupon": _first(Coupon),
+    "orders.promotion": _first(Promotion),
+    "orders.savedpaymentmethod": _first(SavedPaymentMethod),
+    "orders.autorenewattempt": _first(AutoRenewAttempt),
 }
 
 
@@ -155,6 +182,10 @@ SAMPLES: dict[str, Callable[[World], list[Sample]]] = {
         )
     ],
     "<lang>/admin/(?P<url>.*)$": lambda world: [Sample({"url": "no-such-page/"})],
+    "orders:receipt": lambda world: [Sample({"order_id": str(world.objects["orders.order"].pk)})],
+    "orders:receipt_pdf": lambda world: [
+        Sample({"order_id": str(world.objects["orders.order"].pk)})
+    ],
 }
 
 # Queries for parameterless URLs that need one to do their job.
@@ -167,6 +198,16 @@ def everyone(outcome: str | frozenset[str]) -> dict[str, str | frozenset[str]]:
     return dict.fromkeys(ROLES, outcome)
 
 
+_RECEIPT: dict[str, str | frozenset[str]] = {
+    "anonymous": LOGIN,
+    "subscriber": ALLOWED,
+    "reseller": DENIED,
+    "agent": ALLOWED,
+    "clerk": DENIED,
+    "admin": ALLOWED,
+    "staff_without_otp": LOGIN,
+}
+
 # Expected outcome per role of every URL outside the admin.
 EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
     "favicon.ico": everyone(ALLOWED),
@@ -177,6 +218,10 @@ EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
     "accounts:login": everyone(ALLOWED),
     "accounts:logout": everyone(NOT_GET),
     "portal:home": everyone(ALLOWED),
+    # The subscriber's own receipt; agents and admins see every order; the clerk's store
+    # did not sell it; staff must have passed TOTP (sent to the admin's sign-in).
+    "orders:receipt": _RECEIPT,
+    "orders:receipt_pdf": _RECEIPT,
 }
 
 # The admin: only verified staff get past the site's gate; the admin role (superuser)
@@ -227,6 +272,11 @@ ADMIN_REFUSED_VIEWS: dict[str, frozenset[str]] = {
     "axes.accessfailurelog": _READ_ONLY,
     "orders.voucherbatch": _READ_ONLY,  # made by "Generate batch", never deleted (void it)
     "orders.voucher": _READ_ONLY,
+    "orders.order": _READ_ONLY,  # written by the ordering service
+    "orders.payment": _READ_ONLY,
+    "orders.receipt": _READ_ONLY,
+    "orders.savedpaymentmethod": _READ_ONLY,
+    "orders.autorenewattempt": _READ_ONLY,
 }
 
 
@@ -525,7 +575,77 @@ def world(db: Any) -> World:
         acting_user=users["admin"],
     )
     voucher_services.redeem_voucher(subscriber, issued[0][1], ip_address=None, acting_user=None)
+    objects.update(_money_objects(subscriber, plan, addon, line))
     return World(users, subscriber, plan, addon, store, line, notification, objects)
+
+
+def _money_objects(
+    subscriber: Subscriber, plan: Plan, addon: AddOn, line: Line
+) -> dict[str, Model]:
+    """A fulfilled renewal paid by card with its receipt, a coupon, a promotion, a saved card
+    and an auto-renew attempt."""
+    now = timezone.now()
+    coupon = Coupon.objects.create(code="MATRIX5", kind=DiscountKind.FIXED, amount_off_cents=500)
+    order = Order.objects.create(
+        kind=OrderKind.RENEWAL,
+        channel=SalesChannel.WEB,
+        state=OrderState.FULFILLED,
+        subscriber=subscriber,
+        line=line,
+        plan=plan,
+        subtotal_cents=3500,
+        discount_cents=500,
+        tax_cents=390,
+        total_cents=3390,
+        taxes=[{"name": "HST", "rate": "13", "amount_cents": 390}],
+        province="ON",
+        coupon=coupon,
+        payment_method=PaymentMethod.CARD,
+        idempotency_key="matrix:order:1",
+        paid_at=now,
+        fulfilled_at=now,
+    )
+    OrderItem.objects.create(
+        order=order,
+        kind=ItemKind.PLAN,
+        code=plan.code,
+        description=plan.name_en,
+        unit_price_cents=3500,
+        amount_cents=3500,
+    )
+    Payment.objects.create(
+        order=order,
+        method=PaymentMethod.CARD,
+        provider="stripe",
+        provider_reference="cs_test_matrix",
+        status=PaymentStatus.SUCCEEDED,
+        amount_cents=3390,
+        completed_at=now,
+    )
+    Receipt.objects.create(order=order, language="en")
+    promotion = Promotion.objects.create(
+        name_en="Renew 3, get 1 GB",
+        name_fr="Renouvelez 3, 1 Go offert",
+        name_zh_hans="续费3期送1GB",
+        kind=PromotionKind.RENEW_AHEAD_BONUS,
+        bonus_addon=addon,
+    )
+    SavedPaymentMethod.objects.create(
+        subscriber=subscriber,
+        customer_reference="cus_matrix",
+        method_reference="pm_matrix",
+        brand="visa",
+        last4="4242",
+    )
+    AutoRenewAttempt.objects.create(
+        line=line,
+        period_end=now,
+        attempt=1,
+        due_at=now,
+        status=AttemptStatus.FAILED,
+        failure_code="wallet_short",
+    )
+    return {"orders.order": order, "orders.coupon": coupon, "orders.promotion": promotion}
 
 
 # --- the tests ---------------------------------------------------------------------------------

@@ -360,6 +360,12 @@ SIMCARE_AUTO_RENEW = {
 }
 SIMCARE_PUBLIC_BASE_URL = os.environ.get("SIMCARE_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 SIMCARE_WORKER_HEARTBEAT_MAX_AGE_SECONDS = 180
+# The seller named on receipts (legal name, address, GST/HST registration number).
+SIMCARE_BUSINESS_NAME = os.environ.get("SIMCARE_BUSINESS_NAME", "simcare Mobile Inc.")
+SIMCARE_BUSINESS_ADDRESS = os.environ.get(
+    "SIMCARE_BUSINESS_ADDRESS", "100 King Street West, Suite 5700\nToronto ON  M5X 1C7\nCanada"
+)
+SIMCARE_TAX_REGISTRATION = os.environ.get("SIMCARE_TAX_REGISTRATION", "123456789 RT0001")
 
 # --- Logging: structlog, JSON in production -------------------------------------------------
 LOG_LEVEL = os.environ.get("SIMCARE_LOG_LEVEL", "INFO")
@@ -383,6 +389,8 @@ LOGGING = {
         # Handlers given here keep Huey's consumer from adding its own (duplicate lines).
         "huey": {"level": "INFO", "handlers": ["console"], "propagate": False},
         "axes": {"level": "WARNING"},
+        # WeasyPrint logs each step of every PDF at INFO.
+        "weasyprint": {"level": "WARNING"},
     },
 }
 

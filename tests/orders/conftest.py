@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -10,9 +12,24 @@ import pytest
 from django.core.management import call_command
 
 from simcare.accounts.models import Subscriber
+from simcare.catalog.models import Plan
 from simcare.ledger import services as ledger
 from simcare.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
-from simcare.orders.models import Order
+from simcare.lines.models import Line
+from simcare.orders import tax
+from simcare.orders.models import (
+    Coupon,
+    DiscountKind,
+    ItemKind,
+    Order,
+    OrderItem,
+    OrderKind,
+    OrderState,
+    Payment,
+    PaymentMethod,
+    PaymentStatus,
+    SalesChannel,
+)
 from tests.lines.conftest import make_line, store
 
 __all__ = ["make_line", "store"]
@@ -53,3 +70,89 @@ def money_snapshot() -> tuple[int, int, int, dict[str, int]]:
 def assert_ledger_clean() -> None:
     """`simcare ledger verify` exits 0 (a break raises SystemExit(1) here)."""
     call_command("ledger", "verify", stdout=io.StringIO())
+
+
+# --- orders as the ordering service records them, built with the ORM (receipts, admin) -----
+
+_serial = itertools.count(1)
+PAID_STATES = {OrderState.PAID, OrderState.FULFILLED, OrderState.REFUNDED}
+
+
+@pytest.fixture
+def make_order(db: Any) -> Callable[..., Order]:
+    """A renewal of `plan` for `subscriber` sold in `province`, in `state` (fulfilled by default),
+    with its item, its payment and the tax lines orders/tax.py computes."""
+
+    def make(
+        subscriber: Subscriber | None,
+        plan: Plan,
+        *,
+        line: Line | None = None,
+        state: OrderState = OrderState.FULFILLED,
+        province: str = "ON",
+        periods: int = 1,
+        coupon: Coupon | None = None,
+        discount_cents: int = 0,
+        payment_method: PaymentMethod = PaymentMethod.WALLET,
+        refunded_cents: int = 0,
+        language: str | None = None,
+        paid_at: dt.datetime | None = None,
+        channel: SalesChannel = SalesChannel.WEB,
+    ) -> Order:
+        language = language or (subscriber.user.language if subscriber else "en")
+        subtotal = plan.price_cents * periods
+        taxes = tax.taxes_for(subtotal - discount_cents, province, tax.DEFAULT_RATES)
+        total = subtotal - discount_cents + sum(tax_line.amount_cents for tax_line in taxes)
+        paid = state in PAID_STATES
+        paid_at = paid_at or dt.datetime(2026, 12, 1, 15, 30, tzinfo=dt.UTC)
+        order = Order.objects.create(
+            kind=OrderKind.RENEWAL,
+            channel=channel,
+            state=state,
+            subscriber=subscriber,
+            line=line,
+            plan=plan,
+            periods=periods,
+            subtotal_cents=subtotal,
+            discount_cents=discount_cents,
+            tax_cents=sum(tax_line.amount_cents for tax_line in taxes),
+            total_cents=total,
+            refunded_cents=refunded_cents,
+            taxes=[tax_line.as_json() for tax_line in taxes],
+            province=province,
+            coupon=coupon,
+            payment_method=payment_method,
+            idempotency_key=f"test:{next(_serial)}",
+            language=language,
+            paid_at=paid_at if paid else None,
+            fulfilled_at=paid_at if state == OrderState.FULFILLED else None,
+            closed_at=paid_at + dt.timedelta(days=2) if state == OrderState.REFUNDED else None,
+        )
+        OrderItem.objects.create(
+            order=order,
+            kind=ItemKind.PLAN,
+            code=plan.code,
+            description=plan.translated("name", language),
+            quantity=periods,
+            unit_price_cents=plan.price_cents,
+            amount_cents=subtotal,
+        )
+        by_card = payment_method == PaymentMethod.CARD
+        Payment.objects.create(
+            order=order,
+            method=payment_method,
+            provider="stripe" if by_card else "",
+            provider_reference=f"cs_test_{order.pk}" if by_card else "",
+            status=PaymentStatus.SUCCEEDED if paid else PaymentStatus.PENDING,
+            amount_cents=total,
+            refunded_cents=refunded_cents,
+            completed_at=paid_at if paid else None,
+        )
+        return order
+
+    return make
+
+
+@pytest.fixture
+def coupon(db: Any) -> Coupon:
+    return Coupon.objects.create(code="WELCOME5", kind=DiscountKind.FIXED, amount_off_cents=500)

@@ -2,4 +2,7 @@
 
 from __future__ import annotations
 
-from simcare.orders import admin_vouchers  # noqa: F401  (registers the voucher admins)
+from simcare.orders import (
+    admin_orders,  # noqa: F401  (orders, payments, receipts, coupons, …)
+    admin_vouchers,  # noqa: F401  (registers the voucher admins)
+)

@@ -188,3 +188,11 @@ class VoucherBatchRefused(OrderError):
 
     code = "voucher_batch_refused"
     status = 422
+class ReceiptNotAvailable(OrderError):
+    """Only a paid, fulfilled or refunded order has a receipt."""
+
+    code = "receipt_not_available"
+    status = 409
+
+    def default_message(self) -> str:
+        return _("This order has no receipt: it has not been paid.")
