@@ -474,3 +474,48 @@ def test_a_receipt_page_only_answers_reads(renewal: Order) -> None:
     response = client.post(receipt_page(renewal))
 
     assert response.status_code == 405
+
+
+# --- through the ordering service ---------------------------------------------------------------
+
+
+@needs_poppler
+def test_a_renewal_paid_from_the_wallet_has_its_receipt_with_quebec_taxes(
+    make_subscriber: Callable[..., Subscriber],
+    plan: Plan,
+    make_line: Callable[..., Line],
+    fund: Callable[[Subscriber, int], Any],
+) -> None:
+    # given: Lin in Quebec, $100 in the wallet
+    from simcare.orders.services import ordering
+
+    lin = make_subscriber(username="lin.qc", language="zh-hans", province="QC")
+    line = make_line(lin, plan)
+    fund(lin, 10000)
+
+    # when
+    order = ordering.place_order(
+        kind="renewal",
+        channel="web",
+        subscriber=lin,
+        payment_method="wallet",
+        idempotency_key=f"user:{lin.user_id}:renew-1",
+        acting_user=lin.user,
+        plan=plan,
+        line=line,
+    )
+    receipt = receipts.issue_receipt(order)
+
+    # then: one receipt; $35.00 + GST 5% $1.75 + QST 9.975% $3.49 = $40.24
+    assert order.state == OrderState.FULFILLED
+    assert Receipt.objects.filter(order=order).count() == 1
+    english = receipts.render_receipt_html(receipt, language="en")
+    assert re.search(r"GST \(5%\)</th><td>\$1\.75<", english)
+    assert re.search(r"QST \(9\.975%\)</th><td>\$3\.49<", english)
+    assert "$40.24" in english
+    assert "Wallet" in english
+    text = pdf_text(receipts.render_receipt_pdf(receipt))
+    assert "加拿大30天" in text
+    assert "40.24 加元" in text
+    client = signed_in_client(lin.user)
+    assert client.get(receipt_page(order, "zh-hans")).status_code == 200
