@@ -254,10 +254,11 @@ def test_the_order_page_is_read_only_with_items_payments_books_and_receipt(
     assert len(formsets["Payment"].formset.forms) == 1
     assert "加拿大30天" in page  # the item as sold, in Lin's language
     assert "HST 13%: $4.55" in page
-    assert f"/en/admin/ledger/ledgertransaction/{shop.paid.ledger_transaction_id}/change/" in page
-    assert f"/en/orders/{shop.paid.pk}/receipt/" in page
-    assert f"/en/orders/{shop.paid.pk}/receipt.pdf" in page
-    assert f"/en/admin/accounts/subscriber/{shop.lin.pk}/change/" in page
+    ledger_link = f"/en/admin/ledger/ledgertransaction/{shop.paid.ledger_transaction_id}/change/"
+    assert f'<a href="{ledger_link}">' in page
+    assert f'<a href="/en/orders/{shop.paid.pk}/receipt/" target="_blank"' in page
+    assert f'<a href="/en/orders/{shop.paid.pk}/receipt.pdf">PDF</a>' in page
+    assert f'<a href="/en/admin/accounts/subscriber/{shop.lin.pk}/change/">' in page
 
 
 def test_an_unpaid_order_offers_no_receipt(admin_client_verified: Client, shop: Shop) -> None:
@@ -563,3 +564,29 @@ def test_auto_renew_attempts_are_found_by_line_number(
     )
 
     assert found == [attempt]
+
+
+def test_the_money_section_of_the_sidebar_lists_the_money_pages(
+    make_staff: Callable[..., User],
+) -> None:
+    from django.test import RequestFactory
+
+    from simcare.admin_site import sidebar_navigation
+
+    request = RequestFactory().get("/en/admin/")
+    request.user = make_staff(Role.ADMIN)
+
+    money = next(
+        section for section in sidebar_navigation(request) if str(section["title"]) == "Money"
+    )
+
+    links = [str(item["link"]) for item in money["items"]]
+    assert links[3:] == [
+        "/en/admin/orders/order/",
+        "/en/admin/orders/payment/",
+        "/en/admin/orders/receipt/",
+        "/en/admin/orders/coupon/",
+        "/en/admin/orders/promotion/",
+        "/en/admin/orders/savedpaymentmethod/",
+        "/en/admin/orders/autorenewattempt/",
+    ]
