@@ -188,6 +188,8 @@ class VoucherBatchRefused(OrderError):
 
     code = "voucher_batch_refused"
     status = 422
+
+
 class ReceiptNotAvailable(OrderError):
     """Only a paid, fulfilled or refunded order has a receipt."""
 
