@@ -60,9 +60,9 @@ from simcare.orders.models import (
     PaymentMethod,
     PaymentStatus,
     Promotion,
-    Receipt,
     SalesChannel,
 )
+from simcare.orders.services import receipts
 from simcare.orders.tax import DEFAULT_RATES
 from simcare.stores.models import Store
 
@@ -723,11 +723,6 @@ def _addon_bucket(line: Line, addon: AddOn, *, now: dt.datetime) -> Bucket:
     )
 
 
-def _receipt_url(order: Order) -> str:
-    base = settings.SIMCARE_PUBLIC_BASE_URL.rstrip("/")
-    return f"{base}/{order.language}/orders/{order.pk}/receipt/"
-
-
 def _fulfil(
     order: Order,
     *,
@@ -780,9 +775,7 @@ def _fulfil(
     order.state = OrderState.FULFILLED
     order.fulfilled_at = now
     order.save(update_fields=["state", "fulfilled_at", "line"])
-    Receipt.objects.get_or_create(
-        order=order, defaults={"issued_at": now, "language": order.language}
-    )
+    receipt = receipts.issue_receipt(order)
     record_audit(
         "order.fulfilled",
         actor=acting_user,
@@ -800,7 +793,7 @@ def _fulfil(
                 "order_id": order.pk,
                 "order_number": order.number,
                 "kind": order.kind,
-                "receipt_url": _receipt_url(order),
+                "receipt_url": receipts.receipt_url(receipt),
             },
             dedupe_key=f"order.fulfilled:{order.pk}",
             channels=("email",),
