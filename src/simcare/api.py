@@ -19,7 +19,7 @@ from typing import Any
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import URLPattern, URLResolver, path
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
@@ -111,13 +111,33 @@ api = SimcareAPI(
 )
 
 
+def _count(ctx: dict[str, Any], key: str) -> int:
+    value = ctx.get(key, 0)
+    return value if isinstance(value, int) else 0
+
+
+def _count(ctx: dict[str, Any], key: str) -> int:
+    value = ctx.get(key, 0)
+    return value if isinstance(value, int) else 0
+
+
 _FIELD_MESSAGES: dict[str, Callable[[dict[str, Any]], str]] = {
     "missing": lambda ctx: gettext("This field is required."),
     "string_too_short": lambda ctx: (
-        gettext("Use at least %(count)s characters.") % {"count": ctx.get("min_length", 1)}
+        ngettext(
+            "Use at least %(count)d character.",
+            "Use at least %(count)d characters.",
+            _count(ctx, "min_length"),
+        )
+        % {"count": _count(ctx, "min_length")}
     ),
     "string_too_long": lambda ctx: (
-        gettext("Use at most %(count)s characters.") % {"count": ctx.get("max_length", "")}
+        ngettext(
+            "Use at most %(count)d character.",
+            "Use at most %(count)d characters.",
+            _count(ctx, "max_length"),
+        )
+        % {"count": _count(ctx, "max_length")}
     ),
     "string_type": lambda ctx: gettext("Enter text."),
     "int_parsing": lambda ctx: gettext("Enter a whole number."),
