@@ -251,4 +251,4 @@ def test_a_bad_page_is_a_422_problem(api: ApiClient, query: str) -> None:
 
     assert response.status_code == 422
     assert response["Content-Type"] == "application/problem+json"
-    assert response.json()["errors"][0]["field"] == query.split("=")[0]
+    assert response.json()["errors"][0]["field"] == query.split("=", maxsplit=1)[0]
