@@ -57,7 +57,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from simcare.accounts import services as account_services
-from simcare.accounts.models import AuditEvent, Role, Subscriber, User
+from simcare.accounts.models import ApiToken, AuditEvent, Role, Subscriber, User
 from simcare.catalog.models import AddOn, Plan, UsageKind
 from simcare.kit.iccid import make_iccid
 from simcare.ledger import services as ledger_services
@@ -130,6 +130,10 @@ SAMPLE_OBJECTS: dict[str, Callable[[World], Model | None]] = {
     "axes.accessfailurelog": lambda world: world.objects["axes.accessfailurelog"],
     "orders.voucherbatch": _first(VoucherBatch),
     "orders.voucher": _first(Voucher),
+    "accounts.apitoken": lambda world: (
+        ApiToken.objects.order_by("pk").first()
+        or account_services.issue_api_token(world.subscriber.user)[0]
+    ),
 }
 
 
@@ -155,6 +159,7 @@ SAMPLES: dict[str, Callable[[World], list[Sample]]] = {
         )
     ],
     "<lang>/admin/(?P<url>.*)$": lambda world: [Sample({"url": "no-such-page/"})],
+    "api:unknown_endpoint": lambda world: [Sample({"unmatched": "no-such-endpoint"})],
 }
 
 # Queries for parameterless URLs that need one to do their job.
@@ -177,6 +182,17 @@ EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
     "accounts:login": everyone(ALLOWED),
     "accounts:logout": everyone(NOT_GET),
     "portal:home": everyone(ALLOWED),
+    # The API: its document and docs are public; /me takes a bearer token, never the
+    # session, so every browser role is refused (401); unknown API paths are 404 problems.
+    "api:openapi-json": everyone(ALLOWED),
+    "api:openapi-view": everyone(ALLOWED),
+    "api:api-root": everyone(DENIED),
+    "api:unknown_endpoint": everyone(DENIED),
+    "api:issue_token": everyone(NOT_GET),
+    "api:list_my_lines": everyone(DENIED),
+    "api:get_my_wallet": everyone(DENIED),
+    "api:list_my_orders": everyone(DENIED),
+    "api:redeem_voucher": everyone(NOT_GET),
 }
 
 # The admin: only verified staff get past the site's gate; the admin role (superuser)
@@ -227,6 +243,7 @@ ADMIN_REFUSED_VIEWS: dict[str, frozenset[str]] = {
     "axes.accessfailurelog": _READ_ONLY,
     "orders.voucherbatch": _READ_ONLY,  # made by "Generate batch", never deleted (void it)
     "orders.voucher": _READ_ONLY,
+    "accounts.apitoken": _READ_ONLY,  # issued through the API only; revoked by an action
 }
 
 
