@@ -2,8 +2,9 @@
 signed in with a real token, get no server error and answers that conform to the schema.
 
 Valid and invalid requests alike (positive and negative generation): an invalid one must
-get a documented 4xx problem, never a 500. Bounded (a fixed number of examples per operation, derandomized) so it stays well under a
-minute and every run tries the same inputs.
+get a documented 4xx problem, never a 500. Bounded (a fixed number of examples per
+operation, derandomized) so it stays well under a minute and every run tries the same
+inputs.
 """
 
 from __future__ import annotations
