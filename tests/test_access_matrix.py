@@ -160,6 +160,7 @@ SAMPLES: dict[str, Callable[[World], list[Sample]]] = {
     ],
     "<lang>/admin/(?P<url>.*)$": lambda world: [Sample({"url": "no-such-page/"})],
     "api:unknown_endpoint": lambda world: [Sample({"unmatched": "no-such-endpoint"})],
+    "api:renew_my_line": lambda world: [Sample({"msisdn": world.line.msisdn})],
 }
 
 # Queries for parameterless URLs that need one to do their job.
@@ -193,6 +194,7 @@ EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
     "api:get_my_wallet": everyone(DENIED),
     "api:list_my_orders": everyone(DENIED),
     "api:redeem_voucher": everyone(NOT_GET),
+    "api:renew_my_line": everyone(NOT_GET),
 }
 
 # The admin: only verified staff get past the site's gate; the admin role (superuser)

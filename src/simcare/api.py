@@ -116,11 +116,6 @@ def _count(ctx: dict[str, Any], key: str) -> int:
     return value if isinstance(value, int) else 0
 
 
-def _count(ctx: dict[str, Any], key: str) -> int:
-    value = ctx.get(key, 0)
-    return value if isinstance(value, int) else 0
-
-
 _FIELD_MESSAGES: dict[str, Callable[[dict[str, Any]], str]] = {
     "missing": lambda ctx: gettext("This field is required."),
     "string_too_short": lambda ctx: (

@@ -28,7 +28,7 @@ from tests.api.conftest import issue_token
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES_PER_OPERATION = 40
+EXAMPLES_PER_OPERATION = 30
 VOUCHERS_MERGED = importlib.util.find_spec("simcare.orders.services.vouchers") is not None
 
 
@@ -47,7 +47,19 @@ def wsgi_app() -> Iterator[WSGIHandler]:
         request_finished.connect(close_old_connections)
 
 
-def _fuzz(operation: schemathesis.APIOperation, token: str) -> str:
+def _fuzz(
+    operation: schemathesis.APIOperation,
+    token: str,
+    path_parameters: dict[str, str] | None = None,
+    body: dict[str, str] | None = None,
+) -> str:
+    if body is not None:  # only the headers vary: valid requests that do renew
+        strategy = operation.as_strategy(path_parameters=path_parameters, body=body)
+    else:
+        strategy = operation.as_strategy(
+            GenerationMode.POSITIVE, path_parameters=path_parameters
+        ) | operation.as_strategy(GenerationMode.NEGATIVE, path_parameters=path_parameters)
+
     @hypothesis.settings(
         max_examples=EXAMPLES_PER_OPERATION,
         deadline=None,
@@ -55,10 +67,7 @@ def _fuzz(operation: schemathesis.APIOperation, token: str) -> str:
         derandomize=True,
         suppress_health_check=list(HealthCheck),
     )
-    @hypothesis.given(
-        case=operation.as_strategy(GenerationMode.POSITIVE)
-        | operation.as_strategy(GenerationMode.NEGATIVE)
-    )
+    @hypothesis.given(case=strategy)
     def run(case: schemathesis.Case) -> None:
         case.call_and_validate(
             headers={"Authorization": f"Bearer {token}"},
@@ -77,7 +86,7 @@ def test_every_operation_survives_generated_requests_and_conforms(
     fund_wallet: Callable[[Subscriber, int], None],
 ) -> None:
     # given: a subscriber with a line and money, and the document the app serves
-    make_line(subscriber, plan)
+    line = make_line(subscriber, plan)
     fund_wallet(subscriber, 10_000)
     token = issue_token(subscriber.user.username)
     tried: list[str] = []
@@ -89,10 +98,20 @@ def test_every_operation_survives_generated_requests_and_conforms(
             schema = schema.exclude(operation_id="redeem_voucher")
         for result in schema.get_all_operations():
             tried.append(_fuzz(result.ok(), token))
+        # Renewals of the subscriber's own line too, not only of numbers that are not theirs.
+        renew = schema["/api/v1/me/lines/{msisdn}/renew"]["POST"]
+        _fuzz(renew, token, path_parameters={"msisdn": line.msisdn})
+        _fuzz(
+            renew,
+            token,
+            path_parameters={"msisdn": line.msisdn},
+            body={"plan_code": plan.code, "payment": "wallet"},
+        )
 
     assert {
         "POST /api/v1/auth/token",
         "GET /api/v1/me/lines",
         "GET /api/v1/me/wallet",
         "GET /api/v1/me/orders",
+        "POST /api/v1/me/lines/{msisdn}/renew",
     } <= set(tried)

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from django.conf import settings
 from django.http import HttpRequest
-from django.urls import NoReverseMatch, reverse
 from ninja import Field, Router, Schema
 from ninja.pagination import PageNumberPagination, paginate
+from ninja.params.functions import Header
+from ninja.responses import Status
 
 from simcare.accounts.api import api_user, client_ip, subscriber_auth
 from simcare.accounts.models import Subscriber
+from simcare.catalog import queries as catalog_queries
 from simcare.kit.api import problem_responses
 from simcare.kit.money import CURRENCY
+from simcare.kit.phone import InvalidPhoneNumber, normalize_msisdn
+from simcare.kit.problems import NotFound
 from simcare.ledger import queries as ledger_queries
-from simcare.orders import queries
-from simcare.orders.models import Order, Receipt
+from simcare.lines import queries as line_queries
+from simcare.orders import errors, queries
+from simcare.orders.models import Order, PaymentMethod, Receipt, SalesChannel
+from simcare.orders.services import ordering
 
 router = Router(tags=["money"], auth=subscriber_auth)
 
@@ -63,13 +70,12 @@ class OrderOut(Schema):
     @staticmethod
     def resolve_receipt_url(order: Order) -> str | None:
         try:
-            receipt = order.receipt
+            order.receipt  # noqa: B018  # loaded with the order; absent until paid
         except Receipt.DoesNotExist:
             return None
-        try:
-            return reverse("orders:receipt", kwargs={"receipt_id": receipt.pk})
-        except NoReverseMatch:  # the receipt page is not installed
-            return None
+        # The receipt page's address, as the order notifications give it (services.ordering).
+        base = settings.SIMCARE_PUBLIC_BASE_URL.rstrip("/")
+        return f"{base}/{order.language}/orders/{order.pk}/receipt/"
 
 
 def _wallet(subscriber: Subscriber) -> dict[str, Any]:
@@ -101,6 +107,59 @@ class OrderPage(PageNumberPagination):
 @paginate(OrderPage, page_size=20, max_page_size=100)
 def list_my_orders(request: HttpRequest) -> Any:
     return queries.orders_for(api_user(request)).select_related("receipt")
+
+
+class RenewIn(Schema):
+    plan_code: str = Field(min_length=1, max_length=40, description="The plan to renew on")
+    payment: Literal["wallet"] = Field(description="How to pay: the wallet")
+    coupon: str | None = Field(None, max_length=40, description="A coupon code")
+
+
+@router.post(
+    "/lines/{msisdn}/renew",
+    response={200: OrderOut, 201: OrderOut, **problem_responses(400, 401, 404, 409, 422)},
+    summary="Renew my line, paid from my wallet",
+    description=(
+        "Idempotent on the Idempotency-Key header: the first request places the order (201); "
+        "the same key with the same body returns that order again (200) and charges nothing; "
+        "the same key with another body is refused (409 idempotency_conflict)."
+    ),
+    operation_id="renew_my_line",
+)
+def renew_my_line(
+    request: HttpRequest,
+    msisdn: str,
+    payload: RenewIn,
+    idempotency_key: Annotated[
+        str,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            description="Your unique key for this renewal (1 to 200 characters)",
+        ),
+    ],
+) -> Status[Order]:
+    user = api_user(request)
+    try:
+        line = line_queries.line_for(user, normalize_msisdn(msisdn))
+    except InvalidPhoneNumber as error:
+        raise NotFound() from error
+    plan = catalog_queries.plan_by_code(payload.plan_code)
+    if plan is None:
+        raise errors.PlanUnavailable(plan=payload.plan_code)
+    key = f"user:{user.pk}:{idempotency_key}"
+    replay = queries.order_exists_with_key(key)
+    order = ordering.renew(
+        line,
+        channel=SalesChannel.WEB,
+        payment_method=PaymentMethod(payload.payment),
+        idempotency_key=key,
+        acting_user=user,
+        plan=plan,
+        coupon_code=payload.coupon or "",
+    )
+    return Status(200 if replay else 201, order)
 
 
 class RedeemIn(Schema):
