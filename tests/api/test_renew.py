@@ -13,7 +13,7 @@ from simcare.accounts.models import Subscriber
 from simcare.catalog.models import Plan
 from simcare.ledger import queries as ledger_queries
 from simcare.ledger.models import LedgerTransaction
-from simcare.lines.models import Line
+from simcare.lines.models import Bucket, Line
 from simcare.orders.models import Order
 from tests.api.conftest import ApiClient, issue_token
 
@@ -321,3 +321,19 @@ def test_renewed_orders_are_listed_newest_first(
 
     assert listed["count"] == 2
     assert [item["id"] for item in listed["items"]] == [second["id"], first["id"]]
+
+
+def test_my_lines_show_the_new_period_end_and_only_the_allowances_in_force(
+    api: ApiClient, funded: Subscriber, line: Line, plan: Plan
+) -> None:
+    # given: an active line renewed ahead of time
+    before = api.get("/api/v1/me/lines").json()
+    _renew(api, line.msisdn, {"plan_code": plan.code, "payment": "wallet"})
+
+    # when
+    after = api.get("/api/v1/me/lines").json()
+
+    # then: the period runs on, the next period's buckets are not counted yet
+    assert Bucket.objects.filter(line=line).count() == 2 * len(before[0]["buckets"])
+    assert after[0]["period_end"] != before[0]["period_end"]
+    assert after[0]["buckets"] == before[0]["buckets"]

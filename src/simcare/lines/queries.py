@@ -58,10 +58,13 @@ def history(line: Line) -> QuerySet[LineEvent]:
 def live_lines_with_current_buckets(
     user: User, *, now: dt.datetime | None = None
 ) -> QuerySet[Line]:
-    """The live lines of `user`, each with `current_buckets`: its allowances not yet expired,
-    soonest to expire first."""
+    """The live lines of `user`, each with `current_buckets`: the allowances in force now
+    (started, not expired), soonest to expire first. A renewal paid ahead adds buckets that
+    start with the next period; they show from then on."""
     now = now or timezone.now()
-    current = Bucket.objects.filter(expires_at__gt=now).order_by("expires_at", "id")
+    current = Bucket.objects.filter(starts_at__lte=now, expires_at__gt=now).order_by(
+        "expires_at", "id"
+    )
     return live_lines_for(user).prefetch_related(
         Prefetch("buckets", queryset=current, to_attr="current_buckets")
     )

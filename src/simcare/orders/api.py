@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Field, Router, Schema
 from ninja.pagination import PageNumberPagination, paginate
 from ninja.params.functions import Header
@@ -148,18 +149,20 @@ def renew_my_line(
     plan = catalog_queries.plan_by_code(payload.plan_code)
     if plan is None:
         raise errors.PlanUnavailable(plan=payload.plan_code)
-    key = f"user:{user.pk}:{idempotency_key}"
-    replay = queries.order_exists_with_key(key)
+    now = timezone.now()
     order = ordering.renew(
         line,
         channel=SalesChannel.WEB,
         payment_method=PaymentMethod(payload.payment),
-        idempotency_key=key,
+        idempotency_key=f"user:{user.pk}:{idempotency_key}",
         acting_user=user,
         plan=plan,
         coupon_code=payload.coupon or "",
+        now=now,
     )
-    return Status(200 if replay else 201, order)
+    # A new order is created at `now`; a replay returns the order of an earlier request,
+    # even one that raced this request and won.
+    return Status(201 if order.created_at == now else 200, order)
 
 
 class RedeemIn(Schema):

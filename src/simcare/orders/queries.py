@@ -36,8 +36,3 @@ def orders_for(user: User) -> QuerySet[Order]:
 def order_for(user: User, order_id: int) -> Order:
     """The order `user` may see; raises Order.DoesNotExist when absent or not theirs."""
     return orders_for(user).get(pk=order_id)
-
-
-def order_exists_with_key(idempotency_key: str) -> bool:
-    """Whether an order was already placed with this (caller-scoped) idempotency key."""
-    return Order.objects.filter(idempotency_key=idempotency_key).exists()
