@@ -4,6 +4,7 @@ service, and money put in wallets through the ledger."""
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -36,8 +37,6 @@ class ApiClient:
         return self.client.get(path, headers={**self.headers, **headers})
 
     def post(self, path: str, body: Any = None, *, raw: str | None = None, **headers: str) -> Any:
-        import json
-
         data = raw if raw is not None else json.dumps(body if body is not None else {})
         return self.client.post(
             path, data, content_type="application/json", headers={**self.headers, **headers}
