@@ -1,7 +1,4 @@
-"""POST /api/v1/me/vouchers/redeem: a voucher PIN into the wallet; wrong 422; locked 429.
-
-Runs once services.vouchers is merged (it is written in parallel); until then, skipped.
-"""
+"""POST /api/v1/me/vouchers/redeem: a voucher PIN into the wallet; wrong 422; locked 429."""
 
 from __future__ import annotations
 
@@ -12,9 +9,8 @@ from django.utils import timezone
 
 from simcare.accounts.models import Subscriber
 from simcare.ledger import queries as ledger_queries
+from simcare.orders.services import vouchers
 from tests.api.conftest import ApiClient
-
-vouchers = pytest.importorskip("simcare.orders.services.vouchers")
 
 pytestmark = pytest.mark.django_db
 

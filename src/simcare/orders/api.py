@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from typing import Annotated, Any, Literal
 
 from django.conf import settings
@@ -25,7 +24,7 @@ from simcare.ledger import queries as ledger_queries
 from simcare.lines import queries as line_queries
 from simcare.orders import errors, queries
 from simcare.orders.models import Order, PaymentMethod, Receipt, SalesChannel
-from simcare.orders.services import ordering
+from simcare.orders.services import ordering, vouchers
 
 router = Router(tags=["money"], auth=subscriber_auth)
 
@@ -177,8 +176,6 @@ class RedeemIn(Schema):
 )
 def redeem_voucher(request: HttpRequest, payload: RedeemIn) -> dict[str, Any]:
     user = api_user(request)
-    # services.vouchers lands with the vouchers work; imported by name until then.
-    vouchers = importlib.import_module("simcare.orders.services.vouchers")
     vouchers.redeem_voucher(
         user.subscriber, payload.pin, ip_address=client_ip(request), acting_user=user
     )
