@@ -23,7 +23,7 @@ class BucketOut(Schema):
     remaining: int | None
     expires_at: dt.datetime
     source: Literal["plan", "addon"]
-    zone: str
+    zone: Literal["CA", "US", "INTL"]
 
     @staticmethod
     def resolve_unit(bucket: Bucket) -> str:
