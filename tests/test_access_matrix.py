@@ -57,7 +57,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from simcare.accounts import services as account_services
-from simcare.accounts.models import AuditEvent, Role, Subscriber, User
+from simcare.accounts.models import ApiToken, AuditEvent, Role, Subscriber, User
 from simcare.catalog.models import AddOn, Plan, UsageKind
 from simcare.kit.iccid import make_iccid
 from simcare.ledger import services as ledger_services
@@ -157,6 +157,10 @@ SAMPLE_OBJECTS: dict[str, Callable[[World], Model | None]] = {
     "orders.promotion": _first(Promotion),
     "orders.savedpaymentmethod": _first(SavedPaymentMethod),
     "orders.autorenewattempt": _first(AutoRenewAttempt),
+    "accounts.apitoken": lambda world: (
+        ApiToken.objects.order_by("pk").first()
+        or account_services.issue_api_token(world.subscriber.user)[0]
+    ),
 }
 
 
@@ -186,6 +190,8 @@ SAMPLES: dict[str, Callable[[World], list[Sample]]] = {
     "orders:receipt_pdf": lambda world: [
         Sample({"order_id": str(world.objects["orders.order"].pk)})
     ],
+    "api:unknown_endpoint": lambda world: [Sample({"unmatched": "no-such-endpoint"})],
+    "api:renew_my_line": lambda world: [Sample({"msisdn": world.line.msisdn})],
 }
 
 # Queries for parameterless URLs that need one to do their job.
@@ -222,6 +228,18 @@ EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
     # did not sell it; staff must have passed TOTP (sent to the admin's sign-in).
     "orders:receipt": _RECEIPT,
     "orders:receipt_pdf": _RECEIPT,
+    # The API: its document and docs are public; /me takes a bearer token, never the
+    # session, so every browser role is refused (401); unknown API paths are 404 problems.
+    "api:openapi-json": everyone(ALLOWED),
+    "api:openapi-view": everyone(ALLOWED),
+    "api:api-root": everyone(DENIED),
+    "api:unknown_endpoint": everyone(DENIED),
+    "api:issue_token": everyone(NOT_GET),
+    "api:list_my_lines": everyone(DENIED),
+    "api:get_my_wallet": everyone(DENIED),
+    "api:list_my_orders": everyone(DENIED),
+    "api:redeem_voucher": everyone(NOT_GET),
+    "api:renew_my_line": everyone(NOT_GET),
 }
 
 # The admin: only verified staff get past the site's gate; the admin role (superuser)
@@ -277,6 +295,7 @@ ADMIN_REFUSED_VIEWS: dict[str, frozenset[str]] = {
     "orders.receipt": _READ_ONLY,
     "orders.savedpaymentmethod": _READ_ONLY,
     "orders.autorenewattempt": _READ_ONLY,
+    "accounts.apitoken": _READ_ONLY,  # issued through the API only; revoked by an action
 }
 
 

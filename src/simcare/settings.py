@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "axes",
     "csp",
+    "ninja",  # its docs page then uses its bundled Swagger UI, not a CDN
     "simcare.kit",
     "simcare.accounts",
     "simcare.catalog",

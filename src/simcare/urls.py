@@ -7,6 +7,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic import RedirectView
 
 from simcare.accounts import views as account_views
+from simcare.api import api
 from simcare.ops import views as ops_views
 
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -16,6 +17,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("metrics", ops_views.metrics_view, name="metrics"),
     path("i18n/setlang/", account_views.set_language, name="set_language"),
     path("payments/", include("simcare.orders.webhook_urls")),
+    path("api/v1/", api.urls),
 ]
 
 urlpatterns += i18n_patterns(

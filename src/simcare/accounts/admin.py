@@ -38,7 +38,7 @@ from unfold.contrib.filters.admin import (
 from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldBooleanSwitchWidget
 
-from simcare.accounts import identity_admin
+from simcare.accounts import identity_admin, token_admin  # noqa: F401  # registers ApiToken
 from simcare.accounts.models import AuditEvent, Role, Subscriber, User
 from simcare.admin_site import DistinctValuesFilter
 from simcare.kit.phone import InvalidPhoneNumber, normalize_msisdn

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
+import secrets
 from typing import Any
 
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from simcare.accounts.models import AuditEvent, Role, Subscriber, User
+from simcare.accounts.models import ApiToken, AuditEvent, Role, Subscriber, User
 
 
 def record_audit(
@@ -107,3 +112,70 @@ def set_preferred_language(user: User, language: str) -> None:
     if language in Language.values and user.language != language:
         user.language = language
         user.save(update_fields=["language"])
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+API_TOKEN_PREFIX = "sct_"  # noqa: S105  # a marker that tells a token apart, not a secret
+_PREFIX_LENGTH = len(API_TOKEN_PREFIX) + 8
+# last_used_at is a hint for the owner and the admin, not an audit trail: one write a minute.
+_LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+
+def _token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def is_api_subscriber(user: User) -> bool:
+    """Whom the subscriber API serves: active subscribers, never staff (their tokens would
+    bypass the two-factor step the consoles require)."""
+    if not user.is_active or user.is_staff or user.is_superuser:
+        return False
+    return Subscriber.objects.filter(user=user).exists()
+
+
+@transaction.atomic
+def issue_api_token(user: User, *, now: dt.datetime | None = None) -> tuple[ApiToken, str]:
+    """A new token for user; returns the row and the token, which is shown this once."""
+    token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken.objects.create(
+        user=user,
+        prefix=token[:_PREFIX_LENGTH],
+        token_hash=_token_digest(token),
+        created_at=now or timezone.now(),
+    )
+    record_audit("api_token.issued", actor=user, target=row, prefix=row.prefix)
+    return row, token
+
+
+@transaction.atomic
+def revoke_api_token(
+    token: ApiToken, *, acting_user: User | None, now: dt.datetime | None = None
+) -> bool:
+    """Revoke the token; False when it already was (revoking twice changes nothing)."""
+    revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=now or timezone.now()
+    )
+    if revoked:
+        token.refresh_from_db(fields=["revoked_at"])
+        record_audit("api_token.revoked", actor=acting_user, target=token, prefix=token.prefix)
+    return bool(revoked)
+
+
+def user_for_api_token(token: str, *, now: dt.datetime | None = None) -> User | None:
+    """The subscriber a live token belongs to, else None; notes when it was last used."""
+    if not token.startswith(API_TOKEN_PREFIX) or len(token) > 200:
+        return None
+    digest = _token_digest(token)
+    candidates = ApiToken.objects.select_related("user").filter(
+        prefix=token[:_PREFIX_LENGTH], revoked_at__isnull=True
+    )
+    for row in candidates:
+        if hmac.compare_digest(row.token_hash, digest):
+            if not is_api_subscriber(row.user):
+                return None
+            now = now or timezone.now()
+            if row.last_used_at is None or row.last_used_at < now - _LAST_USED_RESOLUTION:
+                ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
+            return row.user
+    return None

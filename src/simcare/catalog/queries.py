@@ -11,3 +11,8 @@ def plans_on_sale() -> QuerySet[Plan]:
 
 def addons_on_sale() -> QuerySet[AddOn]:
     return AddOn.objects.filter(is_active=True).order_by("sort_order", "code")
+
+
+def plan_by_code(code: str) -> Plan | None:
+    """The plan with this code, on sale or not (a line may renew on a retired plan)."""
+    return Plan.objects.filter(code=code).first()

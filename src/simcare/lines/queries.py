@@ -8,10 +8,13 @@ a 404 at the edge), never as forbidden, so a number's existence is not leaked.
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import datetime as dt
+
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
 
 from simcare.accounts.models import STAFF_ROLES, Subscriber, User
-from simcare.lines.models import Line, LineEvent, LineState
+from simcare.lines.models import Bucket, Line, LineEvent, LineState
 
 
 def _is_staff(user: User) -> bool:
@@ -50,3 +53,18 @@ def line_for(user: User, msisdn: str) -> Line:
 def history(line: Line) -> QuerySet[LineEvent]:
     """The line's history, newest first (for agents and the owner)."""
     return line.events.select_related("actor").order_by("-created_at", "-id")
+
+
+def live_lines_with_current_buckets(
+    user: User, *, now: dt.datetime | None = None
+) -> QuerySet[Line]:
+    """The live lines of `user`, each with `current_buckets`: the allowances in force now
+    (started, not expired), soonest to expire first. A renewal paid ahead adds buckets that
+    start with the next period; they show from then on."""
+    now = now or timezone.now()
+    current = Bucket.objects.filter(starts_at__lte=now, expires_at__gt=now).order_by(
+        "expires_at", "id"
+    )
+    return live_lines_for(user).prefetch_related(
+        Prefetch("buckets", queryset=current, to_attr="current_buckets")
+    )
