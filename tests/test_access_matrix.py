@@ -66,7 +66,14 @@ from simcare.lines import services as line_services
 from simcare.lines.models import Bucket, Line, LineEvent, Number, SimCard, SimKind
 from simcare.notify.models import Channel, Notification, NotificationStatus
 from simcare.ops.models import JobRun, WorkerHeartbeat
-from simcare.orders.models import Voucher, VoucherBatch
+from simcare.orders.models import (
+    Order,
+    OrderKind,
+    PaymentMethod,
+    SalesChannel,
+    Voucher,
+    VoucherBatch,
+)
 from simcare.orders.services import vouchers as voucher_services
 from simcare.stores.models import Store
 
@@ -155,6 +162,15 @@ SAMPLES: dict[str, Callable[[World], list[Sample]]] = {
         )
     ],
     "<lang>/admin/(?P<url>.*)$": lambda world: [Sample({"url": "no-such-page/"})],
+    "orders:payment_return": lambda world: [Sample({"order_id": str(world.objects["order"].pk)})],
+    "orders:paypal_return": lambda world: [
+        Sample({"order_id": str(world.objects["order"].pk)}),
+        Sample({"order_id": str(world.objects["order"].pk)}, query="token=5O0000&PayerID=P1"),
+    ],
+    "orders:payment_cancelled": lambda world: [
+        Sample({"order_id": str(world.objects["order"].pk)})
+    ],
+    "orders:pay": lambda world: [Sample({"order_id": str(world.objects["order"].pk)})],
 }
 
 # Queries for parameterless URLs that need one to do their job.
@@ -177,6 +193,14 @@ EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
     "accounts:login": everyone(ALLOWED),
     "accounts:logout": everyone(NOT_GET),
     "portal:home": everyone(ALLOWED),
+    # Provider webhooks: POST only, signed by the provider (tests/orders/test_cards.py, …).
+    "payment_webhooks:stripe": everyone(NOT_GET),
+    "payment_webhooks:paypal": everyone(NOT_GET),
+    # A buyer's own payment return pages: the order's owner only, everyone else 404.
+    "orders:payment_return": {**everyone(DENIED), "anonymous": LOGIN, "subscriber": ALLOWED},
+    "orders:paypal_return": {**everyone(DENIED), "anonymous": LOGIN, "subscriber": ALLOWED},
+    "orders:payment_cancelled": {**everyone(DENIED), "anonymous": LOGIN, "subscriber": ALLOWED},
+    "orders:pay": everyone(NOT_GET),  # a form's POST (tests/orders/test_cards.py)
 }
 
 # The admin: only verified staff get past the site's gate; the admin role (superuser)
@@ -525,6 +549,15 @@ def world(db: Any) -> World:
         acting_user=users["admin"],
     )
     voucher_services.redeem_voucher(subscriber, issued[0][1], ip_address=None, acting_user=None)
+    objects["order"] = Order.objects.create(
+        kind=OrderKind.WALLET_TOPUP,
+        channel=SalesChannel.WEB,
+        subscriber=subscriber,
+        payment_method=PaymentMethod.CARD,
+        idempotency_key="matrix:order:1",
+        subtotal_cents=2000,
+        total_cents=2000,
+    )
     return World(users, subscriber, plan, addon, store, line, notification, objects)
 
 
