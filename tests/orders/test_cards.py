@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from simcare.accounts.models import Subscriber
+from simcare.accounts.models import Role, Subscriber
 from simcare.ledger.models import LedgerTransaction
 from simcare.orders import errors
 from simcare.orders.models import (
@@ -25,7 +25,7 @@ from simcare.orders.models import (
     PaymentStatus,
     SavedPaymentMethod,
 )
-from simcare.orders.services import cards
+from simcare.orders.services import cards, ordering
 from tests.conftest import signed_in_client
 from tests.orders.conftest import STRIPE_WEBHOOK_SECRET, run_ledger_verify
 from tests.orders.stripe_standin import StripeStandIn, event_payload, sign
@@ -762,3 +762,32 @@ def test_pay_when_stripe_is_down_says_so_on_the_order_page(
     assert response.status_code == 200
     assert "Le prestataire de paiement est injoignable" in response.content.decode()
     assert Payment.objects.count() == 0
+
+
+def test_refunding_a_card_order_goes_back_to_the_card_through_stripe(
+    stripe_standin: StripeStandIn,
+    subscriber: Subscriber,
+    make_pending_order: MakeOrder,
+    make_staff: Callable[..., Any],
+) -> None:
+    order, payment, payload = paid_checkout(stripe_standin, subscriber, make_pending_order, 2000)
+    post_event(payload)
+    agent = make_staff(Role.AGENT)
+
+    for _attempt in range(2):
+        ordering.refund_order(
+            Order.objects.get(pk=order.pk),
+            amount_cents=500,
+            to_wallet=False,
+            acting_user=agent,
+            reason="changed my mind",
+            idempotency_key="agent-refund-1",
+        )
+
+    order.refresh_from_db()
+    payment.refresh_from_db()
+    assert (order.state, order.refunded_cents) == (OrderState.REFUNDED, 500)
+    assert payment.refunded_cents == 500
+    [refund] = stripe_standin.refunds.values()
+    assert refund["amount"] == 500
+    assert run_ledger_verify()[0] == 0

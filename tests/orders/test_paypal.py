@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from simcare.accounts.models import Subscriber
+from simcare.accounts.models import Role, Subscriber
 from simcare.ledger.models import LedgerTransaction
 from simcare.orders import errors
 from simcare.orders.models import Order, OrderState, Payment, PaymentMethod, PaymentStatus
-from simcare.orders.services import paypal
+from simcare.orders.services import ordering, paypal
 from tests.conftest import signed_in_client
 from tests.orders.conftest import run_ledger_verify
 from tests.orders.paypal_standin import PayPalStandIn
@@ -440,3 +440,32 @@ def test_a_verified_event_of_an_odd_shape_never_errors(
 
     assert response.status_code == 200
     assert response.json() == {"outcome": "ignored"}
+
+
+def test_refunding_a_paypal_order_goes_back_through_paypal(
+    paypal_standin: PayPalStandIn,
+    subscriber: Subscriber,
+    make_pending_order: MakeOrder,
+    make_staff: Callable[..., Any],
+) -> None:
+    order, payment = approved_order(paypal_standin, subscriber, make_pending_order, 2000)
+    paypal.capture(order)
+    agent = make_staff(Role.AGENT)
+
+    ordering.refund_order(
+        Order.objects.get(pk=order.pk),
+        amount_cents=2000,
+        to_wallet=False,
+        acting_user=agent,
+        reason="duplicate purchase",
+        idempotency_key="agent-refund-2",
+    )
+
+    order.refresh_from_db()
+    assert (order.state, order.refunded_cents) == (OrderState.REFUNDED, 2000)
+    [refund] = paypal_standin.refunds.values()
+    assert refund["amount"] == {"currency_code": "CAD", "value": "20.00"}
+    assert run_ledger_verify()[0] == 0
+    payment.refresh_from_db()
+    with pytest.raises(errors.PaymentProviderError):
+        paypal.refund_payment(payment, 1, idempotency_key="more")

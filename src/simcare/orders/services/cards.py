@@ -554,7 +554,7 @@ def refund_payment(payment: Payment, amount_cents: int, *, idempotency_key: str)
         PaymentStatus.REFUNDED,
     }:
         raise errors.PaymentMethodUnavailable()
-    if amount_cents <= 0 or amount_cents > payment.amount_cents:
+    if amount_cents <= 0 or amount_cents > payment.amount_cents - payment.refunded_cents:
         raise errors.PaymentProviderError()
     client = _client()
     try:
