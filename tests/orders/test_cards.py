@@ -105,6 +105,10 @@ def test_start_checkout_creates_a_cad_session_and_a_pending_payment(
     assert call.params["mode"] == "payment"
     assert call.params["currency"] == "cad"
     assert call.params["line_items[0][price_data][unit_amount]"] == "3390"
+    description = order.items.get().description
+    assert call.params["line_items[0][price_data][product_data][name]"] == (
+        f"{order.number} · {description}"
+    )
     assert call.params["metadata[order_id]"] == str(order.pk)
     assert call.params["success_url"] == SUCCESS
     assert call.params["cancel_url"] == CANCEL

@@ -132,7 +132,7 @@ def start_checkout(order: Order, *, success_url: str, cancel_url: str) -> Paymen
                         "price_data": {
                             "currency": CURRENCY.lower(),
                             "unit_amount": order.total_cents,
-                            "product_data": {"name": order.number},
+                            "product_data": {"name": _description(order)},
                         },
                     }
                 ],
@@ -155,6 +155,12 @@ def start_checkout(order: Order, *, success_url: str, cancel_url: str) -> Paymen
         amount_cents=order.total_cents,
         redirect_url=session.url or "",
     )
+
+
+def _description(order: Order) -> str:
+    """What the buyer sees on Stripe's page: "SC-0001042 · Canada 30 days"."""
+    first = order.items.order_by("id").values_list("description", flat=True).first()
+    return f"{order.number} · {first}"[:200] if first else order.number
 
 
 def _stripe_locale(language: str) -> str:
