@@ -192,6 +192,15 @@ SAMPLES: dict[str, Callable[[World], list[Sample]]] = {
     ],
     "api:unknown_endpoint": lambda world: [Sample({"unmatched": "no-such-endpoint"})],
     "api:renew_my_line": lambda world: [Sample({"msisdn": world.line.msisdn})],
+    "orders:payment_return": lambda world: [Sample({"order_id": str(world.objects["order"].pk)})],
+    "orders:paypal_return": lambda world: [
+        Sample({"order_id": str(world.objects["order"].pk)}),
+        Sample({"order_id": str(world.objects["order"].pk)}, query="token=5O0000&PayerID=P1"),
+    ],
+    "orders:payment_cancelled": lambda world: [
+        Sample({"order_id": str(world.objects["order"].pk)})
+    ],
+    "orders:pay": lambda world: [Sample({"order_id": str(world.objects["order"].pk)})],
 }
 
 # Queries for parameterless URLs that need one to do their job.
@@ -240,6 +249,14 @@ EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
     "api:list_my_orders": everyone(DENIED),
     "api:redeem_voucher": everyone(NOT_GET),
     "api:renew_my_line": everyone(NOT_GET),
+    # Provider webhooks: POST only, signed by the provider (tests/orders/test_cards.py, …).
+    "payment_webhooks:stripe": everyone(NOT_GET),
+    "payment_webhooks:paypal": everyone(NOT_GET),
+    # A buyer's own payment return pages: the order's owner only, everyone else 404.
+    "orders:payment_return": {**everyone(DENIED), "anonymous": LOGIN, "subscriber": ALLOWED},
+    "orders:paypal_return": {**everyone(DENIED), "anonymous": LOGIN, "subscriber": ALLOWED},
+    "orders:payment_cancelled": {**everyone(DENIED), "anonymous": LOGIN, "subscriber": ALLOWED},
+    "orders:pay": everyone(NOT_GET),  # a form's POST (tests/orders/test_cards.py)
 }
 
 # The admin: only verified staff get past the site's gate; the admin role (superuser)
@@ -595,6 +612,15 @@ def world(db: Any) -> World:
     )
     voucher_services.redeem_voucher(subscriber, issued[0][1], ip_address=None, acting_user=None)
     objects.update(_money_objects(subscriber, plan, addon, line))
+    objects["order"] = Order.objects.create(
+        kind=OrderKind.WALLET_TOPUP,
+        channel=SalesChannel.WEB,
+        subscriber=subscriber,
+        payment_method=PaymentMethod.CARD,
+        idempotency_key="matrix:order:topup",
+        subtotal_cents=2000,
+        total_cents=2000,
+    )
     return World(users, subscriber, plan, addon, store, line, notification, objects)
 
 

@@ -368,6 +368,22 @@ SIMCARE_BUSINESS_ADDRESS = os.environ.get(
 )
 SIMCARE_TAX_REGISTRATION = os.environ.get("SIMCARE_TAX_REGISTRATION", "123456789 RT0001")
 
+# --- Payment providers (a method whose keys are unset is hidden, not broken) -----------------
+# Stripe: card payments by Checkout Session, saved cards (SetupIntent) for auto-renew.
+SIMCARE_STRIPE_SECRET_KEY = os.environ.get("SIMCARE_STRIPE_SECRET_KEY", "")
+SIMCARE_STRIPE_WEBHOOK_SECRET = os.environ.get("SIMCARE_STRIPE_WEBHOOK_SECRET", "")
+# Only tests and stand-ins change it; empty means Stripe's own https://api.stripe.com.
+SIMCARE_STRIPE_API_BASE = os.environ.get("SIMCARE_STRIPE_API_BASE", "")
+SIMCARE_STRIPE_MAX_NETWORK_RETRIES = int(os.environ.get("SIMCARE_STRIPE_MAX_NETWORK_RETRIES", "1"))
+# PayPal Orders v2 (paypal-server-sdk): "sandbox" or "production"; the base URL overrides both.
+SIMCARE_PAYPAL_CLIENT_ID = os.environ.get("SIMCARE_PAYPAL_CLIENT_ID", "")
+SIMCARE_PAYPAL_CLIENT_SECRET = os.environ.get("SIMCARE_PAYPAL_CLIENT_SECRET", "")
+SIMCARE_PAYPAL_WEBHOOK_ID = os.environ.get("SIMCARE_PAYPAL_WEBHOOK_ID", "")
+SIMCARE_PAYPAL_ENVIRONMENT = os.environ.get("SIMCARE_PAYPAL_ENVIRONMENT", "sandbox")
+SIMCARE_PAYPAL_API_BASE = os.environ.get("SIMCARE_PAYPAL_API_BASE", "")
+# Seconds an outbound call to a payment provider may take before it counts as failed (retryable).
+SIMCARE_PAYMENT_PROVIDER_TIMEOUT = float(os.environ.get("SIMCARE_PAYMENT_PROVIDER_TIMEOUT", "20"))
+
 # --- Logging: structlog, JSON in production -------------------------------------------------
 LOG_LEVEL = os.environ.get("SIMCARE_LOG_LEVEL", "INFO")
 LOGGING = {

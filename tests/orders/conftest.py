@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -30,7 +30,10 @@ from simcare.orders.models import (
     PaymentStatus,
     SalesChannel,
 )
+from simcare.orders.services import ordering
 from tests.lines.conftest import make_line, store
+from tests.orders.paypal_standin import PayPalStandIn
+from tests.orders.stripe_standin import StripeStandIn
 
 __all__ = ["make_line", "store"]
 
@@ -153,6 +156,68 @@ def make_order(db: Any) -> Callable[..., Order]:
     return make
 
 
+# --- the payment providers' stand-ins (tests/orders/stripe_standin.py, paypal_standin.py) -------
+
+STRIPE_WEBHOOK_SECRET = "whsec_standin_0123456789"
+
+
+@pytest.fixture
+def stripe_standin(settings: Any) -> Iterator[StripeStandIn]:
+    standin = StripeStandIn()
+    standin.start()
+    settings.SIMCARE_STRIPE_SECRET_KEY = standin.secret_key
+    settings.SIMCARE_STRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET
+    settings.SIMCARE_STRIPE_API_BASE = standin.url
+    settings.SIMCARE_STRIPE_MAX_NETWORK_RETRIES = 0
+    settings.SIMCARE_PAYMENT_PROVIDER_TIMEOUT = 5
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def paypal_standin(settings: Any) -> Iterator[PayPalStandIn]:
+    standin = PayPalStandIn()
+    standin.start()
+    settings.SIMCARE_PAYPAL_CLIENT_ID = standin.client_id
+    settings.SIMCARE_PAYPAL_CLIENT_SECRET = standin.client_secret
+    settings.SIMCARE_PAYPAL_WEBHOOK_ID = standin.webhook_id
+    settings.SIMCARE_PAYPAL_API_BASE = standin.url
+    settings.SIMCARE_PAYMENT_PROVIDER_TIMEOUT = 5
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def make_pending_order(db: Any) -> Callable[..., Order]:
+    """A pending card or PayPal wallet top-up placed through the web, as the portal places it.
+
+    Needs the provider configured (its stand-in fixture), as place_order does.
+    """
+    counter = itertools.count(1)
+
+    def make(subscriber: Subscriber, *, payment_method: str, amount_cents: int = 2000) -> Order:
+        return ordering.place_order(
+            kind=OrderKind.WALLET_TOPUP,
+            channel=SalesChannel.WEB,
+            subscriber=subscriber,
+            payment_method=payment_method,
+            idempotency_key=f"user:{subscriber.user_id}:test-{next(counter)}",
+            acting_user=subscriber.user,
+            amount_cents=amount_cents,
+        )
+
+    return make
+
+
 @pytest.fixture
 def coupon(db: Any) -> Coupon:
     return Coupon.objects.create(code="WELCOME5", kind=DiscountKind.FIXED, amount_off_cents=500)
+
+
+def run_ledger_verify() -> tuple[int, str]:
+    out = io.StringIO()
+    try:
+        call_command("ledger", "verify", stdout=out)
+    except SystemExit as exit_:
+        return int(exit_.code or 0), out.getvalue()
+    return 0, out.getvalue()

@@ -289,6 +289,7 @@ def test_an_addon_is_a_bucket_capped_at_the_period_end(
 
 def _card_topup(subscriber: Subscriber, settings: Any, key: str = "top-1") -> Order:
     settings.SIMCARE_STRIPE_SECRET_KEY = "sk_test_local"
+    settings.SIMCARE_STRIPE_WEBHOOK_SECRET = "whsec_local"  # card needs both keys
     return ordering.place_order(
         kind=OrderKind.WALLET_TOPUP,
         channel="web",
@@ -330,6 +331,7 @@ def test_cancelling_a_pending_order_releases_its_coupon(
 ) -> None:
     pytest.importorskip("simcare.orders.services.cards")
     settings.SIMCARE_STRIPE_SECRET_KEY = "sk_test_local"
+    settings.SIMCARE_STRIPE_WEBHOOK_SECRET = "whsec_local"  # card needs both keys
     Coupon.objects.create(code="ONE", kind="percent", percent_off=50, max_uses_total=1)
     order = _renew(line, payment_method="card", coupon_code="ONE")
     assert Coupon.objects.get(code="ONE").times_used == 1

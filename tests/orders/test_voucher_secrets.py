@@ -52,8 +52,10 @@ def _forms_of(pin: str) -> list[str]:
 
 
 def test_no_pin_reaches_a_log_or_a_page(
-    caplog: pytest.LogCaptureFixture,
+    # structured_output first: set up first, torn down last, so the root logger's level is
+    # restored after caplog has restored the level it saw (the one structured_output set).
     structured_output: io.StringIO,
+    caplog: pytest.LogCaptureFixture,
     voucher_admin: User,
     subscriber: Subscriber,
 ) -> None:

@@ -198,3 +198,43 @@ class ReceiptNotAvailable(OrderError):
 
     def default_message(self) -> str:
         return _("This order has no receipt: it has not been paid.")
+
+
+# --- payment providers (Stripe, PayPal) --------------------------------------------------------
+
+
+class PaymentProviderError(OrderError):
+    """A payment provider refused or failed a call. retryable tells a try-again-later failure
+    (network, timeout, the provider's 5xx, rate limit) from a final one (card declined)."""
+
+    code = "payment_provider_error"
+    status = 502
+    retryable = False
+
+    def default_message(self) -> str:
+        return _("The payment provider could not complete this payment.")
+
+
+class PaymentProviderUnavailable(PaymentProviderError):
+    code = "payment_provider_unavailable"
+    status = 503
+    retryable = True
+
+    def default_message(self) -> str:
+        return _("The payment provider cannot be reached right now. Please try again shortly.")
+
+
+class PaymentDeclined(PaymentProviderError):
+    code = "payment_declined"
+    status = 402
+
+    def default_message(self) -> str:
+        return _("The payment was declined. Please use another payment method.")
+
+
+class WebhookSignatureInvalid(OrderError):
+    code = "webhook_signature_invalid"
+    status = 400
+
+    def default_message(self) -> str:
+        return _("The notification could not be verified.")

@@ -36,3 +36,11 @@ def orders_for(user: User) -> QuerySet[Order]:
 def order_for(user: User, order_id: int) -> Order:
     """The order `user` may see; raises Order.DoesNotExist when absent or not theirs."""
     return orders_for(user).get(pk=order_id)
+
+
+def own_order_for(user: User, order_id: int) -> Order:
+    """The order if it is `user`'s own purchase (payment return pages): staff get none either.
+
+    Raises Order.DoesNotExist when absent or not theirs.
+    """
+    return orders_for(user).filter(subscriber__user=user).get(pk=order_id)
