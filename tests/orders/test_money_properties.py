@@ -375,7 +375,7 @@ def test_money_invariants_hold_under_random_sequences(db: Any, settings: Any) ->
     run_state_machine_as_test(
         MoneyMachine,
         settings=hypothesis_settings(
-            max_examples=20,
+            max_examples=15,
             stateful_step_count=15,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],

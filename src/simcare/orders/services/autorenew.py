@@ -296,11 +296,7 @@ def try_attempt(attempt_id: int, *, now: dt.datetime, config: AutoRenewConfig) -
         return "busy"
     attempt = AutoRenewAttempt.objects.select_related("line").get(pk=attempt_id)
     line = attempt.line
-    if (
-        not line.auto_renew
-        or line.state not in RENEWABLE_STATES
-        or line.period_end != attempt.period_end
-    ):
+    if not _still_due(line, attempt):
         attempt.delete()
         return "dropped"
     key = attempt_key(line.pk, attempt.period_end, attempt.attempt)
@@ -334,12 +330,24 @@ def try_attempt(attempt_id: int, *, now: dt.datetime, config: AutoRenewConfig) -
     return _fail(attempt, code=result.code, order=result.order, config=config, now=now)
 
 
+def _still_due(line: Line, attempt: AutoRenewAttempt) -> bool:
+    return (
+        line.auto_renew and line.state in RENEWABLE_STATES and line.period_end == attempt.period_end
+    )
+
+
 def _try_wallet(attempt: AutoRenewAttempt, *, key: str, now: dt.datetime) -> str | None:
     """The wallet step, with the attempt's success in the same transaction; None if short."""
     try:
         with transaction.atomic():
+            # Under the line's lock: a renewal by hand that committed since the check
+            # above moved period_end, and this attempt is not needed any more.
+            line = Line.objects.select_for_update().get(pk=attempt.line_id)
+            if not _still_due(line, attempt):
+                attempt.delete()
+                return "dropped"
             order = ordering.renew(
-                attempt.line,
+                line,
                 channel=SalesChannel.AUTO,
                 payment_method=PaymentMethod.WALLET,
                 idempotency_key=key,
@@ -415,9 +423,8 @@ def _charge(adapter: ModuleType, order: Order, method: SavedPaymentMethod) -> Ca
 
 
 def _succeed(attempt: AutoRenewAttempt, order: Order) -> None:
-    now = timezone.now()
     AutoRenewAttempt.objects.filter(pk=attempt.pk).update(
-        status=AttemptStatus.SUCCEEDED, order=order, failure_code="", tried_at=now
+        status=AttemptStatus.SUCCEEDED, order=order, failure_code=""
     )
     # The other attempts of the period are not needed any more.
     AutoRenewAttempt.objects.filter(
