@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from simcare.accounts.models import Subscriber
+from simcare.kit.problems import DomainError
 from simcare.orders.models import Order, Payment, PaymentStatus, SavedPaymentMethod
 
 WORKING_CARD = "pm_card_visa"
@@ -35,6 +36,14 @@ class ProcessKilled(BaseException):
     """Stands for the worker dying (kill -9) at the vendor boundary: nothing catches it."""
 
 
+class ProviderUnreachable(DomainError):
+    """What the adapter raises when Stripe did not answer: the charge may or may not exist."""
+
+    code = "payment_provider_unavailable"
+    status = 503
+    retryable = True
+
+
 class FakeCardsModule(ModuleType):
     """simcare.orders.services.cards as seen by the auto-renew code, charging in memory."""
 
@@ -42,6 +51,7 @@ class FakeCardsModule(ModuleType):
         super().__init__("simcare.orders.services.cards")
         self.charges: dict[int, str] = {}  # order id → the vendor's charge id
         self.die_after_next_charge = False
+        self.unreachable = False
 
     def is_configured(self) -> bool:
         return True
@@ -64,6 +74,8 @@ class FakeCardsModule(ModuleType):
             return payment
         # Like Stripe's idempotency key: the same order charged again is the same charge.
         reference = self.charges.setdefault(order.pk, f"pi_fake_{order.pk}")
+        if self.unreachable:
+            raise ProviderUnreachable  # charged, but the answer was lost
         if self.die_after_next_charge:
             self.die_after_next_charge = False
             raise ProcessKilled

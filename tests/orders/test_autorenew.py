@@ -380,6 +380,75 @@ def test_a_worker_killed_after_the_card_charge_renews_once_on_the_next_run(
     assert_ledger_clean()
 
 
+def test_a_charge_stripe_did_not_answer_waits_and_blocks_later_attempts_until_settled(
+    subscriber: Subscriber, line: Line, fund: Fund, card_vendor: CardVendor
+) -> None:
+    if not card_vendor.is_fake:
+        pytest.skip("the in-memory vendor loses the answer of a charge it made")
+    assert card_vendor.fake is not None
+    card = card_vendor.saved_card(subscriber)
+    autorenew.set_auto_renew(line, enabled=True, payment_method=card, acting_user=None)
+    period_end = line.period_end
+    card_vendor.fake.unreachable = True
+
+    # when: the charge's answer is lost
+    first = run_at(period_end - DAY)
+
+    # then: the order waits, pending; the attempt is still scheduled
+    assert first["waiting"] == 1
+    assert Order.objects.get().state == OrderState.PENDING
+    assert attempts(line)[0] == (1, "scheduled", "payment_provider_unavailable")
+    assert not notices("autorenew.failed")
+
+    # when: money arrives in the wallet and attempt 2 comes due, Stripe still silent
+    fund(subscriber, 10_000)
+    second = run_at(period_end)
+
+    # then: neither the wallet nor attempt 2 was tried; the card order still waits
+    assert (second["renewed"], second["waiting"]) == (0, 1)
+    assert Order.objects.count() == 1
+    assert balance(subscriber) == 10_000
+
+    # when: Stripe answers again
+    card_vendor.fake.unreachable = False
+    settled_at = period_end + autorenew.CLAIM_LEASE + HOUR
+    third = run_at(settled_at)
+
+    # then: the one charge settles the one order; the wallet is untouched
+    assert third["renewed"] == 1
+    assert card_vendor.charge_count() == 1
+    assert Order.objects.get().state == OrderState.FULFILLED
+    assert balance(subscriber) == 10_000
+    line.refresh_from_db()
+    # settled after period_end: the new period runs from then
+    assert line.period_end == settled_at + dt.timedelta(days=30)
+    assert_ledger_clean()
+
+
+def test_a_line_in_grace_is_renewed_from_now_by_a_later_attempt(
+    subscriber: Subscriber, line: Line, fund: Fund
+) -> None:
+    # given: attempts 1 and 2 failed, the lifecycle job put the line in grace
+    period_end = line.period_end
+    run_at(period_end - DAY)
+    run_at(period_end)
+    with time_machine.travel(period_end + HOUR, tick=False):
+        run_job("lifecycle")
+    line.refresh_from_db()
+    assert line.state == "grace"
+    fund(subscriber, 5000)
+
+    # when: attempt 3, a day after period_end
+    summary = run_at(period_end + DAY)
+
+    # then: renewed, the new period from now
+    assert summary["renewed"] == 1
+    line.refresh_from_db()
+    assert line.state == "active"
+    assert line.period_end == period_end + DAY + dt.timedelta(days=30)
+    assert [status for _n, status, _code in attempts(line)] == ["failed", "failed", "succeeded"]
+
+
 # --- the choices ---------------------------------------------------------------------------------
 
 
