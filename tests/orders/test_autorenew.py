@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import transaction
 
 from simcare.accounts.models import AuditEvent, Subscriber
 from simcare.catalog.models import AddOn, Plan, UsageKind
@@ -494,6 +495,38 @@ def test_the_choices_are_checked_and_audited(
 # --- the data auto-top-up ------------------------------------------------------------------------
 
 
+@pytest.mark.django_db(transaction=True)
+def test_inside_a_transaction_the_card_top_up_waits_for_the_commit(
+    subscriber: Subscriber, line: Line, data_addon: AddOn, card_vendor: CardVendor
+) -> None:
+    card = card_vendor.saved_card(subscriber)
+    autorenew.set_auto_renew(
+        line, enabled=True, payment_method=card, data_topup_addon=data_addon, acting_user=None
+    )
+    moment = NOW + DAY
+    with time_machine.travel(moment, tick=False):
+        _use_data_down_to(line, 0)
+
+        # a rating transaction that rolls back: nothing charged, nothing bought
+        def failing_rating() -> None:
+            with transaction.atomic():
+                assert autorenew.maybe_top_up_data(line) is None
+                raise RuntimeError("the rating failed")
+
+        with pytest.raises(RuntimeError):
+            failing_rating()
+        assert (Order.objects.count(), card_vendor.charge_count()) == (0, 0)
+
+        # one that commits: the card is charged after the commit
+        with transaction.atomic():
+            assert autorenew.maybe_top_up_data(line) is None
+            assert card_vendor.charge_count() == 0
+
+    order = Order.objects.get()
+    assert (order.kind, order.payment_method, order.state) == ("addon", "card", "fulfilled")
+    assert card_vendor.charge_count() == 1
+
+
 def _use_data_down_to(line: Line, left_kb: int) -> None:
     bucket = Bucket.objects.filter(line=line, kind=UsageKind.DATA).order_by("-pk").first()
     assert bucket is not None
@@ -543,6 +576,7 @@ def test_the_data_top_up_buys_once_per_crossing_from_the_wallet(
     assert_ledger_clean()
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_job_sweeps_data_top_ups_and_falls_back_to_the_card(
     subscriber: Subscriber, line: Line, data_addon: AddOn, card_vendor: CardVendor
 ) -> None:
@@ -570,6 +604,7 @@ def test_the_job_sweeps_data_top_ups_and_falls_back_to_the_card(
     assert_ledger_clean()
 
 
+@pytest.mark.django_db(transaction=True)
 def test_no_top_up_without_money_and_no_card(
     subscriber: Subscriber, line: Line, data_addon: AddOn
 ) -> None:

@@ -524,7 +524,9 @@ def maybe_top_up_data(line: Line, *, now: dt.datetime | None = None) -> Order | 
     threshold), and the add-on bought is a newer bucket. Wallet first, then the
     saved card. Returns the order of this crossing (fulfilled; for a card also
     failed or pending), None when nothing is due, or when the wallet is short and
-    there is no card to charge (the next call tries again).
+    there is no card to charge (the next call tries again). Called inside a
+    transaction, the card step waits until that transaction commits
+    (transaction.on_commit), and None is returned.
     """
     order, _is_new = _top_up(line, now=now or timezone.now())
     return order
@@ -582,6 +584,12 @@ def _top_up(line: Line, *, now: dt.datetime) -> tuple[Order | None, bool]:
         except DomainError as refusal:
             logger.info("data auto-top-up of line %s refused: %s", line.pk, refusal.code)
             return None, False
+    if transaction.get_connection().in_atomic_block:
+        # The caller's transaction (the usage rating's) may still roll back: charge the
+        # card only once it committed, outside it, so no charge outlives its order.
+        line_id = line.pk
+        transaction.on_commit(lambda: _top_up(Line(pk=line_id), now=now))
+        return None, False
     result = _pay_by_card(earlier, setting.payment_method, place=lambda: place(PaymentMethod.CARD))
     return result.order, result.order is not None and earlier is None
 
