@@ -238,3 +238,22 @@ class WebhookSignatureInvalid(OrderError):
 
     def default_message(self) -> str:
         return _("The notification could not be verified.")
+
+
+class AutoRenewChoiceInvalid(OrderError):
+    """An auto-renew or data auto-top-up choice that cannot be used for this line."""
+
+    code = "auto_renew_invalid"
+
+    def default_message(self) -> str:
+        reason = self.details.get("reason")
+        messages = {
+            "payment_method": _("This saved card cannot be used for this line."),
+            "addon": _("Choose a data add-on that is on sale."),
+            "threshold": _("Choose a data threshold between 1 MB and 100 GB."),
+            "threshold_above_addon": _(
+                "The data threshold must be smaller than the data the add-on gives."
+            ),
+            "line": _("Auto-renew cannot be set on a closed line."),
+        }
+        return str(messages.get(str(reason), _("This auto-renew choice cannot be used.")))

@@ -11,3 +11,15 @@ register(
     "voucher.redeemed",
     description="A voucher PIN was redeemed into the wallet (amount, serial, new balance).",
 )
+register(
+    "autorenew.failed",
+    description="An auto-renew attempt failed; it says when the next one is.",
+    reference_at="the period end",
+    expires_with_period=True,
+)
+register(
+    "autorenew.stopped",
+    description="The last auto-renew attempt of a period failed; renew by hand.",
+    reference_at="the period end",
+    expires_with_period=True,
+)
