@@ -22,7 +22,11 @@ def article(slug: str, question: str = "How do I renew?", **extra: Any) -> dict[
         "category": "renewal",
         "translations": {
             "en": {"question": question, "alternatives": ["renew my plan"], "answer": "Sign in."},
-            "fr": {"question": "Comment renouveler?", "alternatives": [], "answer": "Connectez-vous."},
+            "fr": {
+                "question": "Comment renouveler?",
+                "alternatives": [],
+                "answer": "Connectez-vous.",
+            },
         },
         **extra,
     }
@@ -114,7 +118,7 @@ def test_bad_articles_are_reported_by_number_with_exit_3_and_the_others_applied(
 def test_a_file_that_is_not_a_json_list_is_refused_whole_with_exit_2(
     tmp_path: Path, content: str, reason: str
 ) -> None:
-    output, error = run("kb", "import", str(write(tmp_path / "kb.json", content)))
+    _output, error = run("kb", "import", str(write(tmp_path / "kb.json", content)))
 
     assert error is not None
     assert error.returncode == 2
@@ -138,7 +142,7 @@ def test_export_round_trips_through_import(tmp_path: Path, demo_kb: Path) -> Non
 
     # when
     Article.objects.all().delete()
-    output, error = run("kb", "import", str(write(tmp_path / "exported.json", first)))
+    _output, error = run("kb", "import", str(write(tmp_path / "exported.json", first)))
 
     # then
     assert error is None

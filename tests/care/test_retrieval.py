@@ -32,20 +32,24 @@ def test_english_and_french_tokens_are_folded_stemmed_and_without_stop_words() -
 
 
 def test_chinese_is_segmented_into_words_and_latin_words_kept() -> None:
-    tokens = retrieval.tokenize("怎么查流量还剩多少？iPhone 的 eSIM", "zh-hans")
+    tokens = retrieval.tokenize("怎么查流量还剩多少\uff1fiPhone 的 eSIM", "zh-hans")
 
     assert "流量" in tokens
     assert "iphon" in tokens
     assert "esim" in tokens
     assert "怎么" not in tokens
-    assert "？" not in tokens
+    assert "\uff1f" not in tokens
 
 
 def test_the_index_ranks_the_article_whose_phrasings_match() -> None:
     index = retrieval.Index(
         [
-            retrieval.Entry("renew", "How do I renew my plan?", ("pay for next month",), "Sign in."),
-            retrieval.Entry("esim", "How do I install an eSIM?", ("scan the QR code",), "Open Settings."),
+            retrieval.Entry(
+                "renew", "How do I renew my plan?", ("pay for next month",), "Sign in."
+            ),
+            retrieval.Entry(
+                "esim", "How do I install an eSIM?", ("scan the QR code",), "Open Settings."
+            ),
         ],
         "en",
     )

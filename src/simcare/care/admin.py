@@ -44,7 +44,7 @@ class TranslationForm(forms.ModelForm):  # type: ignore[type-arg]
         return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-class TranslationInline(StackedInline):  # type: ignore[type-arg]
+class TranslationInline(StackedInline):
     model = ArticleTranslation
     form = TranslationForm
     extra = 0
@@ -54,7 +54,15 @@ class TranslationInline(StackedInline):  # type: ignore[type-arg]
 
 @admin.register(Article)
 class ArticleAdmin(ModelAdmin):
-    list_display = ("slug", "category", "is_published", "languages", "helpful", "not_helpful", "updated_at")
+    list_display = (
+        "slug",
+        "category",
+        "is_published",
+        "languages",
+        "helpful",
+        "not_helpful",
+        "updated_at",
+    )
     list_filter = (("is_published", BooleanRadioFilter), "category")
     list_filter_submit = True
     search_fields = ("slug", "category", "translations__question")

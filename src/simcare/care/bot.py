@@ -174,7 +174,10 @@ def renewal_url(line: Line, language: str) -> str:
     """The page where the subscriber renews this line: the portal's renewal page once it
     exists, else the portal (90-interfaces.md: /<lang>/portal/)."""
     with translation.override(language):
-        for name, kwargs in (("portal:line_renew", {"msisdn": line.msisdn}), ("portal:dashboard", {})):
+        for name, kwargs in (
+            ("portal:line_renew", {"msisdn": line.msisdn}),
+            ("portal:dashboard", {}),
+        ):
             try:
                 return reverse(name, kwargs=kwargs)
             except NoReverseMatch:
@@ -194,7 +197,7 @@ def _date(moment: dt.datetime) -> str:
 
 
 def _expiry_text(line: Line, now: dt.datetime) -> str:
-    values = {
+    values: dict[str, str | int] = {
         "number": _number(line),
         "plan": line.plan.translated("name"),
         "date": _date(line.period_end),

@@ -41,24 +41,29 @@ _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[a-z0-9]+")
 _WORD = re.compile(r"\w", re.UNICODE)
 
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 STOPWORDS = {
-    "en": frozenset(
+    "en": _words(
         """a about am an and any are as at be been but by can could did do does doing for
         from get got had has have having he her here hi hello how i if in into is it its
         just me my myself no not now of on or our please she should so some than that the
         their them then there these they this those to too up us very was we were what
-        when where which who why will with would you your yours""".split()
+        when where which who why will with would you your yours"""
     ),
-    "fr": frozenset(
+    "fr": _words(
         """a ai au aux avec avez avoir bonjour c ca ce ces cet cette comment d dans de des
         du elle en est et etre il ils j je l la le les leur lui m ma mais me mes moi mon
         n ne nos notre nous on ou par pas pour qu quand que quel quelle quels quelles qui
         s sa se ses si son sont sur t ta te tes toi ton tu un une vos votre vous y est-ce
-        suis svp merci peux peut puis veux voudrais faire fait""".split()
+        suis svp merci peux peut puis veux voudrais faire fait"""
     ),
-    "zh-hans": frozenset(
+    "zh-hans": _words(
         """的 了 吗 呢 吧 啊 呀 嘛 我 我的 你 你们 您 是 在 和 与 及 怎么 怎样 如何 什么 请问
-        一下 可以 能 能不能 要 想 这个 那个 么 就 都 也 把 被 给 对 请 谢谢 你好 哦 嗯 啦 个""".split()
+        一下 可以 能 能不能 要 想 这个 那个 么 就 都 也 把 被 给 对 请 谢谢 你好 哦 嗯 啦 个"""
     ),
 }
 _STEMMER_NAMES = {"en": "english", "fr": "french"}
@@ -108,7 +113,8 @@ _LIVE_PATTERNS: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {
         (
             "allowance",
             re.compile(
-                r"\b(donnees|data|minutes|textos|sms|go|mo)\b.*\b(reste|restant|restantes|restants)\b"
+                r"\b(donnees|data|minutes|textos|sms|go|mo)\b.*"
+                r"\b(reste|restant|restantes|restants)\b"
                 r"|\b(reste|restant|restantes|restants)\b.*\b(donnees|data|minutes|textos|sms)\b"
             ),
         ),
@@ -128,14 +134,14 @@ _LIVE_PATTERNS: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {
 }
 _AUTO_RENEW = re.compile(r"auto.?renew|renouvellement automatique|自动续费|自动扣")
 
-_FRENCH_CUES = frozenset(
+_FRENCH_CUES = _words(
     """le la les des du un une est mon ma mes je vous tu pour avec comment quand pourquoi
     quel quelle quels quelles combien ou puis peux veux forfait donnees solde reste
-    renouveler carte numero telephone bonjour merci svp qu est-ce ca""".split()
+    renouveler carte numero telephone bonjour merci svp qu est-ce ca"""
 )
-_ENGLISH_CUES = frozenset(
+_ENGLISH_CUES = _words(
     """the is are my how what when where why do does can could i you to for with of an
-    plan data balance number phone card please hello thanks it""".split()
+    plan data balance number phone card please hello thanks it"""
 )
 _FRENCH_LETTERS = re.compile(r"[éèêëàâçùûîïôœ]")
 
@@ -147,7 +153,7 @@ def fold(text: str) -> str:
 
 
 def normalize_language(language: str | None) -> str | None:
-    """"zh-Hans", "zh_hans", "zh" → "zh-hans"; "fr-CA" → "fr"; unknown → None."""
+    """ "zh-Hans", "zh_hans", "zh" → "zh-hans"; "fr-CA" → "fr"; unknown → None."""
     if not language:
         return None
     code = language.lower().replace("_", "-")
@@ -229,14 +235,14 @@ def tokenize(text: str, language: str) -> list[str]:
 
 def wants_person(text: str) -> bool:
     """Whether the customer asks for a human, in any of the three languages."""
-    folded = fold(text).replace("’", "'")
+    folded = fold(text).replace("\u2019", "'")
     return any(pattern.search(folded) for pattern in _PERSON_PATTERNS)
 
 
 def live_intent(text: str, language: str) -> str | None:
-    """"balance", "allowance", "expiry", "order" or "renewal" when the question is about
+    """ "balance", "allowance", "expiry", "order" or "renewal" when the question is about
     the asker's own account, else None."""
-    folded = fold(text).replace("’", "'") if language != "zh-hans" else text
+    folded = fold(text).replace("\u2019", "'") if language != "zh-hans" else text
     if not _PERSONAL[language].search(folded.replace("'", " ' ")) or _AUTO_RENEW.search(folded):
         return None
     for intent, pattern in _LIVE_PATTERNS[language]:
@@ -306,9 +312,7 @@ class Index:
         if not tokens or self._main is None or self._answers is None:
             return []
         words = list(dict.fromkeys(tokens))
-        scores = self._main.get_scores(words) + self.answer_weight * self._answers.get_scores(
-            words
-        )
+        scores = self._main.get_scores(words) + self.answer_weight * self._answers.get_scores(words)
         order = np.argsort(-scores, kind="stable")[:limit]
         return [
             Hit(self.entries[i].slug, float(scores[i]), self._confidence(words, int(i)))

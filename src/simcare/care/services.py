@@ -64,7 +64,9 @@ def read_kb_file(source: IO[str]) -> list[Any]:
     try:
         data = json.load(source)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise KnowledgeBaseFileRefused(_("This is not JSON: %(error)s") % {"error": error}) from error
+        raise KnowledgeBaseFileRefused(
+            _("This is not JSON: %(error)s") % {"error": error}
+        ) from error
     if not isinstance(data, list):
         raise KnowledgeBaseFileRefused(
             _('A knowledge-base file is a JSON list of articles: [{"slug": …}, …].')
@@ -94,7 +96,9 @@ def _parse(item: Any) -> _Entry:
         )
     category = item.get("category", "")
     if not isinstance(category, str) or len(category) > MAX_CATEGORY:
-        raise _Invalid(_("category must be a text of at most %(limit)s characters") % {"limit": MAX_CATEGORY})
+        raise _Invalid(
+            _("category must be a text of at most %(limit)s characters") % {"limit": MAX_CATEGORY}
+        )
     is_published = item.get("is_published", True)
     if not isinstance(is_published, bool):
         raise _Invalid(_("is_published must be true or false"))
@@ -109,7 +113,9 @@ def _parse(item: Any) -> _Entry:
                 % {"language": language, "languages": ", ".join(retrieval.LANGUAGES)}
             )
         if not isinstance(translation, dict):
-            raise _Invalid(_("translations.%(language)s must be an object") % {"language": language})
+            raise _Invalid(
+                _("translations.%(language)s must be an object") % {"language": language}
+            )
         alternatives = translation.get("alternatives", [])
         if (
             not isinstance(alternatives, list)

@@ -21,14 +21,17 @@ MAX_QUERY = 300
 RESULTS_SHOWN = 5
 VOTED_SESSION_KEY = "care_feedback_slugs"
 
+
 @dataclass(frozen=True)
 class Result:
     slug: str
     question: str
     answer: str
 
+
 def _language() -> str:
     return retrieval.normalize_language(get_language()) or "en"
+
 
 def search_results(query: str, language: str) -> list[Result]:
     hits = queries.index_for(language).search(query, limit=RESULTS_SHOWN)
@@ -39,6 +42,7 @@ def search_results(query: str, language: str) -> list[Result]:
     return [
         Result(slug, texts[slug].question, texts[slug].answer) for slug in slugs if slug in texts
     ]
+
 
 @require_GET
 def help_center(request: HttpRequest) -> HttpResponse:
@@ -52,6 +56,7 @@ def help_center(request: HttpRequest) -> HttpResponse:
     if request.headers.get("HX-Request") == "true":
         return render(request, "care/_results.html", context)
     return render(request, "care/help.html", context)
+
 
 @require_POST
 def feedback(request: HttpRequest) -> HttpResponse:

@@ -6,61 +6,139 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Article',
+            name="Article",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=100, unique=True, verbose_name='slug')),
-                ('category', models.CharField(blank=True, max_length=40, verbose_name='category')),
-                ('is_published', models.BooleanField(default=True, verbose_name='published')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='created at')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=100, unique=True, verbose_name="slug")),
+                ("category", models.CharField(blank=True, max_length=40, verbose_name="category")),
+                ("is_published", models.BooleanField(default=True, verbose_name="published")),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, editable=False, verbose_name="created at"
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
             ],
             options={
-                'verbose_name': 'knowledge-base article',
-                'verbose_name_plural': 'knowledge-base articles',
-                'ordering': ['category', 'slug'],
+                "verbose_name": "knowledge-base article",
+                "verbose_name_plural": "knowledge-base articles",
+                "ordering": ["category", "slug"],
             },
         ),
         migrations.CreateModel(
-            name='ArticleFeedback',
+            name="ArticleFeedback",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('language', models.CharField(choices=[('zh-hans', 'Simplified Chinese'), ('en', 'English'), ('fr', 'French')], max_length=8, verbose_name='language')),
-                ('is_helpful', models.BooleanField(verbose_name='helpful')),
-                ('question', models.CharField(blank=True, max_length=500, verbose_name='question asked')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='created at')),
-                ('article', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='feedback', to='care.article')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "language",
+                    models.CharField(
+                        choices=[
+                            ("zh-hans", "Simplified Chinese"),
+                            ("en", "English"),
+                            ("fr", "French"),
+                        ],
+                        max_length=8,
+                        verbose_name="language",
+                    ),
+                ),
+                ("is_helpful", models.BooleanField(verbose_name="helpful")),
+                (
+                    "question",
+                    models.CharField(blank=True, max_length=500, verbose_name="question asked"),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="created at"
+                    ),
+                ),
+                (
+                    "article",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="feedback",
+                        to="care.article",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'article feedback',
-                'verbose_name_plural': 'article feedback',
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['article', 'created_at'], name='care_articl_article_ca5f2e_idx')],
+                "verbose_name": "article feedback",
+                "verbose_name_plural": "article feedback",
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["article", "created_at"], name="care_articl_article_ca5f2e_idx"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ArticleTranslation',
+            name="ArticleTranslation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('language', models.CharField(choices=[('zh-hans', 'Simplified Chinese'), ('en', 'English'), ('fr', 'French')], max_length=8, verbose_name='language')),
-                ('question', models.CharField(max_length=300, verbose_name='question')),
-                ('alternatives', models.JSONField(blank=True, default=list, help_text='Other ways customers ask this question, as a JSON list of strings.', verbose_name='alternative phrasings')),
-                ('answer', models.TextField(verbose_name='answer')),
-                ('article', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='translations', to='care.article')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "language",
+                    models.CharField(
+                        choices=[
+                            ("zh-hans", "Simplified Chinese"),
+                            ("en", "English"),
+                            ("fr", "French"),
+                        ],
+                        max_length=8,
+                        verbose_name="language",
+                    ),
+                ),
+                ("question", models.CharField(max_length=300, verbose_name="question")),
+                (
+                    "alternatives",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Other ways customers ask this question, as a JSON list of strings.",
+                        verbose_name="alternative phrasings",
+                    ),
+                ),
+                ("answer", models.TextField(verbose_name="answer")),
+                (
+                    "article",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="translations",
+                        to="care.article",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'translation',
-                'verbose_name_plural': 'translations',
-                'ordering': ['article', 'language'],
-                'constraints': [models.UniqueConstraint(fields=('article', 'language'), name='care_translation_one_per_language')],
+                "verbose_name": "translation",
+                "verbose_name_plural": "translations",
+                "ordering": ["article", "language"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("article", "language"), name="care_translation_one_per_language"
+                    )
+                ],
             },
         ),
     ]

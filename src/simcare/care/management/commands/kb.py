@@ -1,4 +1,4 @@
-"""`simcare kb import FILE.json` / `simcare kb export` / `simcare kb ask [--language L] [--json] "…"`.
+"""`simcare kb import FILE.json`, `simcare kb export`, `simcare kb ask [--language L] [--json] Q`.
 
 Import exit codes (as the other imports): 0 every article applied (unchanged ones
 count as applied), 3 some articles rejected (the others applied), 2 file refused
