@@ -2,7 +2,7 @@
 
 tests/care/questions.json holds paraphrases (not the articles' own alternatives) per
 language with the expected slug, and out-of-scope questions expected to hand off
-(slug null). The floor is below what the current retrieval reaches (0.87 when this
+(slug null). The floor is below what the current retrieval reaches (0.93 when this
 was written, see docs/care.md), so a regression in tokenising, ranking or the
 threshold fails here.
 """
@@ -19,8 +19,8 @@ from simcare.care.bot import answer_for
 pytestmark = pytest.mark.django_db
 
 QUESTIONS = Path(__file__).with_name("questions.json")
-ACCURACY_FLOOR = 0.78
-PER_LANGUAGE_FLOOR = 0.7
+ACCURACY_FLOOR = 0.85
+PER_LANGUAGE_FLOOR = 0.75
 
 
 def test_top1_accuracy_on_the_labelled_questions(demo_kb: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from simcare.care.bot import answer_for
+from simcare.care.retrieval import DEFAULT_THRESHOLD
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +41,7 @@ def test_the_bot_answers_from_the_article_of_the_question_language(
 
     assert set(result) == {"slug", "score", "handoff", "language"}
     assert (result["slug"], result["handoff"], result["language"]) == (slug, False, language)
-    assert 0.35 <= result["score"] <= 1.0
+    assert DEFAULT_THRESHOLD <= result["score"] <= 1.0
 
 
 def test_the_answer_text_is_the_article_in_that_language(demo_kb: Path) -> None:
@@ -89,7 +90,7 @@ def test_a_question_out_of_scope_is_handed_off_below_the_threshold(
 
     assert result["slug"] is None
     assert result["handoff"] is True
-    assert result["score"] < 0.35
+    assert result["score"] < DEFAULT_THRESHOLD
 
 
 def test_a_given_language_wins_over_detection(demo_kb: Path) -> None:

@@ -102,21 +102,21 @@ def answer_for(
             intent = retrieval.live_intent(text, chosen)
             if intent is not None:
                 return _live_answer(intent, user, subscriber, chosen)
-        hits = queries.index_for(chosen).search(text, limit=1)
+        index = queries.index_for(chosen)
+        hits = index.search(text, limit=1)
         limit = confidence_threshold() if threshold is None else threshold
         if hits and hits[0].confidence >= limit:
             best = hits[0]
-            found = queries.translations_by_slug([best.slug], chosen).get(best.slug)
-            if found is not None:
-                return Answer(
-                    best.slug,
-                    found.answer,
-                    best.confidence,
-                    False,
-                    chosen,
-                    "article",
-                    question=found.question,
-                )
+            entry = index.by_slug[best.slug]
+            return Answer(
+                best.slug,
+                entry.answer,
+                best.confidence,
+                False,
+                chosen,
+                "article",
+                question=entry.question,
+            )
         return Answer(
             None,
             _("I'm not sure I have the right answer. I'll connect you with a person who can help."),

@@ -2,7 +2,7 @@
 
 - `detect_language(text)`: Han characters → zh-hans; French cues → fr; else en.
 - `tokenize(text, language)`: jieba words for Chinese (initialised once, lazily and
-  quietly); for English and French, lower-cased words with accents folded, stop
+  quietly), each followed by its characters; for English and French, lower-cased words with accents folded, stop
   words dropped and a Snowball stem; Latin words inside Chinese text get the
   English treatment ("eSIM", "APN").
 - `wants_person(text)`: "talk to a person" / "人工" / "parler à un agent" in any of the
@@ -32,10 +32,10 @@ import bm25s
 import numpy as np
 
 LANGUAGES = ("zh-hans", "en", "fr")
-DEFAULT_THRESHOLD = 0.35
+DEFAULT_THRESHOLD = 0.3
 # How much a word found only in an article's answer counts, beside one found in
 # its question or alternative phrasings.
-ANSWER_WEIGHT = 0.3
+ANSWER_WEIGHT = 0.5
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_WORD = re.compile(r"[a-z0-9]+")
@@ -228,6 +228,14 @@ def tokenize(text: str, language: str) -> list[str]:
         if _HAN.search(word):
             if word not in stopwords:
                 tokens.append(word)
+                # The characters of a word too: customers write 退钱 for 退款, 交钱
+                # for 付款; a shared character still counts, by its lower IDF.
+                if len(word) > 1:
+                    tokens.extend(
+                        character
+                        for character in word
+                        if _HAN.match(character) and character not in stopwords
+                    )
         else:
             tokens.extend(_latin_tokens(word, "en"))
     return tokens
@@ -283,6 +291,7 @@ class Index:
     ) -> None:
         self.language = language
         self.entries = tuple(entries)
+        self.by_slug = {entry.slug: entry for entry in self.entries}
         self.answer_weight = answer_weight
         main = [
             tokenize(" ".join((entry.question, *entry.alternatives)), language)
