@@ -19,6 +19,7 @@ from simcare.care import queries, retrieval, services
 
 MAX_QUERY = 300
 RESULTS_SHOWN = 5
+RELATIVE_CUTOFF = 0.4
 VOTED_SESSION_KEY = "care_feedback_slugs"
 
 
@@ -35,9 +36,15 @@ def _language() -> str:
 
 def search_results(query: str, language: str) -> list[Result]:
     hits = queries.index_for(language).search(query, limit=RESULTS_SHOWN)
-    # A match on one common word is noise on a help page; the bot's threshold is
-    # stricter still, since it answers with a single article.
-    slugs = [hit.slug for hit in hits if hit.confidence >= retrieval.DEFAULT_THRESHOLD / 2]
+    # A match on one common word is noise on a help page: keep the articles that
+    # share enough of the query (half the bot's threshold, which answers with one
+    # article only) and rank near the best.
+    best = hits[0].bm25 if hits else 0.0
+    slugs = [
+        hit.slug
+        for hit in hits
+        if hit.confidence >= retrieval.DEFAULT_THRESHOLD / 2 and hit.bm25 >= RELATIVE_CUTOFF * best
+    ]
     texts = queries.translations_by_slug(slugs, language)
     return [
         Result(slug, texts[slug].question, texts[slug].answer) for slug in slugs if slug in texts
