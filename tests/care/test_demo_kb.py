@@ -19,7 +19,8 @@ def test_every_demo_article_is_written_in_three_languages() -> None:
     for article in articles:
         assert set(article["translations"]) == {"zh-hans", "en", "fr"}, article["slug"]
         for text in article["translations"].values():
-            assert text["question"] and text["answer"]
+            assert text["question"]
+            assert text["answer"]
             assert len(text["alternatives"]) >= 3, article["slug"]
 
 

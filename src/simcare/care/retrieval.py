@@ -2,9 +2,9 @@
 
 - `detect_language(text)`: Han characters → zh-hans; French cues → fr; else en.
 - `tokenize(text, language)`: jieba words for Chinese (initialised once, lazily and
-  quietly), each followed by its characters; for English and French, lower-cased words with accents folded, stop
-  words dropped and a Snowball stem; Latin words inside Chinese text get the
-  English treatment ("eSIM", "APN").
+  quietly), each followed by its characters; for English and French, lower-cased
+  words with accents folded, stop words dropped and a Snowball stem; Latin words
+  inside Chinese text get the English treatment ("eSIM", "APN").
 - `wants_person(text)`: "talk to a person" / "人工" / "parler à un agent" in any of the
   three languages.
 - `live_intent(text, language)`: the questions answered from the subscriber's own data
