@@ -16,6 +16,7 @@ from django.utils.translation import get_language
 from django.views.decorators.http import require_GET, require_POST
 
 from simcare.care import queries, retrieval, services
+from simcare.care.bot import confidence_threshold
 
 MAX_QUERY = 300
 RESULTS_SHOWN = 5
@@ -43,7 +44,7 @@ def search_results(query: str, language: str) -> list[Result]:
     slugs = [
         hit.slug
         for hit in hits
-        if hit.confidence >= retrieval.DEFAULT_THRESHOLD / 2 and hit.bm25 >= RELATIVE_CUTOFF * best
+        if hit.confidence >= confidence_threshold() / 2 and hit.bm25 >= RELATIVE_CUTOFF * best
     ]
     texts = queries.translations_by_slug(slugs, language)
     return [
