@@ -75,6 +75,8 @@ def test_an_empty_index_finds_nothing() -> None:
         ("I want to renew my line", "renewal"),
         ("turn off my auto-renew", None),
         ("how does renewal work", None),
+        ("can I pay by credit card", None),
+        ("I need a SIM in order to call home", None),
     ],
 )
 def test_live_intents_in_english(text: str, intent: str | None) -> None:
@@ -87,3 +89,5 @@ def test_live_intents_in_french_and_chinese() -> None:
     assert retrieval.live_intent("我的余额还有多少", "zh-hans") == "balance"
     assert retrieval.live_intent("我的套餐哪天到期", "zh-hans") == "expiry"
     assert retrieval.live_intent("套餐价格", "zh-hans") is None
+    assert retrieval.live_intent("puis-je payer par carte de crédit", "fr") is None
+    assert retrieval.live_intent("我怎么交话费", "zh-hans") is None

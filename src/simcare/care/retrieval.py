@@ -92,8 +92,8 @@ _PERSONAL = {
 }
 _LIVE_PATTERNS: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {
     "en": (
-        ("order", re.compile(r"\b(order|orders|purchase|purchases)\b")),
-        ("balance", re.compile(r"\b(balance|wallet|credit)\b")),
+        ("order", re.compile(r"(?<!in )\b(order|orders|purchase|purchases)\b")),
+        ("balance", re.compile(r"\b(balance|wallet)\b")),
         (
             "allowance",
             re.compile(
@@ -105,11 +105,11 @@ _LIVE_PATTERNS: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {
             "expiry",
             re.compile(r"\b(expire|expires|expiry|expiration|expiring|days left|valid until)\b"),
         ),
-        ("renewal", re.compile(r"\b(renew|renewal|recharge|top up|top-up|extend)\b")),
+        ("renewal", re.compile(r"\b(renew|renewal|recharge|extend)\b")),
     ),
     "fr": (
         ("order", re.compile(r"\b(commande|commandes|achat|achats)\b")),
-        ("balance", re.compile(r"\b(solde|portefeuille|credit)\b")),
+        ("balance", re.compile(r"\b(solde|portefeuille)\b")),
         (
             "allowance",
             re.compile(
@@ -126,7 +126,7 @@ _LIVE_PATTERNS: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {
     ),
     "zh-hans": (
         ("order", re.compile(r"订单|购买记录")),
-        ("balance", re.compile(r"余额|钱包|话费")),
+        ("balance", re.compile(r"余额|钱包|查话费|话费还")),
         ("allowance", re.compile(r"流量|分钟|短信.*剩|剩.*(流量|分钟|短信)")),
         ("expiry", re.compile(r"到期|过期|有效期|还剩几天|剩几天|哪天")),
         ("renewal", re.compile(r"续费|续期|充值|续一下")),
