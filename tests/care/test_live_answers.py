@@ -150,3 +150,18 @@ def test_staff_get_the_article_too(
     answer = answer_for("when does my plan expire?", language="en", user=agent)
 
     assert answer.intent == "article"
+
+
+def test_a_subscriber_without_wallet_or_line_is_told_so_and_nothing_is_written(
+    subscriber: Subscriber,
+) -> None:
+    from simcare.ledger.models import LedgerAccount
+
+    balance = answer_for("what is my balance?", language="en", user=subscriber.user)
+    expiry = answer_for("我的套餐哪天到期", language="zh-hans", user=subscriber.user)
+    order = answer_for("where is my order?", language="en", user=subscriber.user)
+
+    assert balance.text == "Your wallet balance is $0.00."
+    assert expiry.text == "你的账户下没有在用的线路。"
+    assert order.text == "You have no orders yet."
+    assert LedgerAccount.objects.count() == 0

@@ -31,6 +31,7 @@ from simcare.catalog.models import UsageKind
 from simcare.kit.money import format_cents
 from simcare.kit.phone import format_national
 from simcare.kit.time import local
+from simcare.ledger.queries import wallet_balance_cents
 from simcare.lines.models import Bucket, Line
 from simcare.lines.queries import live_lines_for
 
@@ -140,19 +141,17 @@ def _subscriber_of(user: Any) -> Subscriber | None:
 
 
 def _live_answer(intent: str, user: Any, subscriber: Subscriber, language: str) -> Answer:
-    now = timezone.now()
-    lines = list(live_lines_for(user).order_by("activated_at", "id"))
     links: tuple[Link, ...] = ()
     if intent == "balance":
-        from simcare.ledger.services import wallet_for
-
-        balance = wallet_for(subscriber).cached_balance_cents
         text = _("Your wallet balance is %(amount)s.") % {
-            "amount": format_cents(balance, language=language)
+            "amount": format_cents(wallet_balance_cents(subscriber), language=language)
         }
-    elif intent == "order":
-        text = _last_order_text(user, language)
-    elif not lines:
+        return Answer(None, text, 1.0, False, language, "live:balance")
+    if intent == "order":
+        return Answer(None, _last_order_text(user, language), 1.0, False, language, "live:order")
+    now = timezone.now()
+    lines = list(live_lines_for(user).order_by("activated_at", "id"))
+    if not lines:
         text = _("There is no active line on your account.")
     elif intent == "allowance":
         text = "\n".join(_allowance_text(line, now, language) for line in lines)
