@@ -144,13 +144,15 @@ def _slug_of(item: Any) -> str:
 @transaction.atomic
 def _apply(entry: _Entry) -> tuple[str, Article]:
     """("created" | "updated" | "unchanged", the article)."""
-    article = Article.objects.select_for_update().filter(slug=entry.slug).first()
-    outcome = "unchanged"
-    if article is None:
-        article = Article.objects.create(
-            slug=entry.slug, category=entry.category, is_published=entry.is_published
-        )
-        outcome = "created"
+    # get_or_create, not check-then-create: two imports of the same new slug at once
+    # both end with one article; an existing one is locked for the comparison below.
+    article, created = Article.objects.get_or_create(
+        slug=entry.slug,
+        defaults={"category": entry.category, "is_published": entry.is_published},
+    )
+    outcome = "created" if created else "unchanged"
+    if not created:
+        article = Article.objects.select_for_update().get(pk=article.pk)
     existing = {row.language: row for row in article.translations.all()}
     changed = False
     for language, text in entry.translations.items():
