@@ -26,10 +26,12 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import bm25s
 import numpy as np
+
+if TYPE_CHECKING:
+    import bm25s
 
 LANGUAGES = ("zh-hans", "en", "fr")
 DEFAULT_THRESHOLD = 0.3
@@ -277,6 +279,10 @@ class Hit:
 
 
 def _bm25(corpus: list[list[str]]) -> bm25s.BM25:
+    # Imported on first use: bm25s brings scipy (about a second), which the import,
+    # the export and the help center's first page load should not wait for.
+    import bm25s
+
     logging.getLogger("bm25s").setLevel(logging.WARNING)  # one debug line per index otherwise
     retriever = bm25s.BM25()
     retriever.index(corpus, show_progress=False)

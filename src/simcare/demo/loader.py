@@ -114,7 +114,8 @@ def load_knowledge_base(summary: LoadSummary) -> None:
     already there with the same text is left unchanged."""
     from simcare.care.services import import_articles
 
-    report = import_articles(read_data("kb.json"), acting_user=None, source_name="demo kb.json")
+    with transaction.atomic():  # one commit for the whole file, not one per article
+        report = import_articles(read_data("kb.json"), acting_user=None, source_name="demo kb.json")
     if report.rejected:
         reasons = "; ".join(f"article {row.number}: {row.reason}" for row in report.rejected)
         raise DemoDataError(f"the demo knowledge base did not import: {reasons}")
