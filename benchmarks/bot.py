@@ -100,7 +100,11 @@ def print_results(result: dict[str, Any]) -> None:
         f"confidence threshold {result['threshold']}; out-of-scope questions handed off: "
         f"{result['handoffs']}/{result['out_of_scope']}"
     )
-    print(f"bot vs baseline: {result['bot_rate'] / result['baseline_rate']:.1f}x the speed")
+    print(
+        f"ranking vs baseline: {result['index_rate'] / result['baseline_rate']:.1f}x the speed, "
+        f"{100 * (result['index_accuracy'] - result['baseline_accuracy']):+.1f} points top-1; "
+        f"the bot's full answer takes {1e6 / result['bot_rate']:.0f} µs"
+    )
 
 
 # --- the child: Django set up on the imported database ----------------------------------
