@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from simcare.care.models import ArticleFeedback
+from simcare.care.models import Article, ArticleFeedback
+from simcare.care.views import FEEDBACK_PER_HOUR
 
 pytestmark = pytest.mark.django_db
 
@@ -115,3 +117,25 @@ def test_feedback_without_csrf_or_with_a_bad_article_records_nothing(demo_kb: Pa
     assert no_token.status_code == 403
     assert unknown.status_code == bad_value.status_code == 400
     assert ArticleFeedback.objects.count() == 0
+
+
+def test_feedback_from_one_address_is_limited_per_hour(demo_kb: Path) -> None:
+    slugs = list(Article.objects.values_list("slug", flat=True))
+    # An address of its own for each run: with Redis the counts outlive the test database.
+    address = f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"
+    client = Client(REMOTE_ADDR=address)
+    statuses = []
+    for number in range(FEEDBACK_PER_HOUR + 1):
+        client.cookies.clear()  # a new session each time: only the address is shared
+        response = client.post(
+            "/en/help/feedback/", {"slug": slugs[number % len(slugs)], "helpful": "yes"}
+        )
+        statuses.append(response.status_code)
+
+    assert statuses[:FEEDBACK_PER_HOUR] == [302] * FEEDBACK_PER_HOUR
+    assert statuses[-1] == 429
+    assert ArticleFeedback.objects.count() == FEEDBACK_PER_HOUR
+    other = Client(REMOTE_ADDR=f"{address}1").post(
+        "/en/help/feedback/", {"slug": slugs[0], "helpful": "no"}
+    )
+    assert other.status_code == 302

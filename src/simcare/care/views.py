@@ -6,8 +6,10 @@ POST /<lang>/help/feedback/ records "was this helpful?" once per article per ses
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -22,6 +24,8 @@ MAX_QUERY = 300
 RESULTS_SHOWN = 5
 RELATIVE_CUTOFF = 0.4
 VOTED_SESSION_KEY = "care_feedback_slugs"
+# Feedback is anonymous: a client without cookies could otherwise add rows forever.
+FEEDBACK_PER_HOUR = 60
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,8 @@ def feedback(request: HttpRequest) -> HttpResponse:
     if article is None or helpful not in {"yes", "no"}:
         return render(request, "care/_feedback.html", {"state": "invalid"}, status=400)
     voted: list[str] = list(request.session.get(VOTED_SESSION_KEY, []))
+    if slug not in voted and not _within_feedback_limit(request):
+        return render(request, "care/_feedback.html", {"state": "limited"}, status=429)
     if slug not in voted:
         services.record_feedback(
             article, language=language, is_helpful=helpful == "yes", question=query
@@ -87,3 +93,17 @@ def feedback(request: HttpRequest) -> HttpResponse:
     if query:
         target += "?" + urlencode({"q": query})
     return HttpResponseRedirect(f"{target}#article-{slug}")
+
+
+def _within_feedback_limit(request: HttpRequest) -> bool:
+    """Counts this address's feedback in the current hour (the shared cache: Redis or the
+    database), refusing past FEEDBACK_PER_HOUR."""
+    hour = int(time.time() // 3600)
+    key = f"care:feedback:{request.META.get('REMOTE_ADDR', '')}:{hour}"
+    cache.add(key, 0, timeout=3600)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=3600)
+        count = 1
+    return count <= FEEDBACK_PER_HOUR
