@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simcare.care import retrieval
 
@@ -91,3 +93,36 @@ def test_live_intents_in_french_and_chinese() -> None:
     assert retrieval.live_intent("套餐价格", "zh-hans") is None
     assert retrieval.live_intent("puis-je payer par carte de crédit", "fr") is None
     assert retrieval.live_intent("我怎么交话费", "zh-hans") is None
+
+
+_INDEXES = {
+    language: retrieval.Index(
+        [
+            retrieval.Entry("renew", "How do I renew? 怎么续费 Comment renouveler?", ("x",), "y"),
+            retrieval.Entry("esim", "eSIM iPhone 安装", (), "Réglages"),
+        ],
+        language,
+    )
+    for language in retrieval.LANGUAGES
+}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400))
+def test_any_text_is_tokenised_detected_and_searched_without_error(text: str) -> None:
+    language = retrieval.detect_language(text)
+
+    assert language in retrieval.LANGUAGES
+    for each in retrieval.LANGUAGES:
+        assert all(token for token in retrieval.tokenize(text, each))
+        hits = _INDEXES[each].search(text)
+        assert all(0.0 <= hit.confidence <= 1.0 for hit in hits)
+        assert retrieval.live_intent(text, each) in {
+            None,
+            "balance",
+            "allowance",
+            "expiry",
+            "order",
+            "renewal",
+        }
+    assert isinstance(retrieval.wants_person(text), bool)
