@@ -161,6 +161,8 @@ SAMPLE_OBJECTS: dict[str, Callable[[World], Model | None]] = {
         ApiToken.objects.order_by("pk").first()
         or account_services.issue_api_token(world.subscriber.user)[0]
     ),
+    "care.article": lambda world: _kb_article(),
+    "care.articlefeedback": lambda world: _kb_feedback(),
 }
 
 
@@ -257,6 +259,8 @@ EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
     "orders:paypal_return": {**everyone(DENIED), "anonymous": LOGIN, "subscriber": ALLOWED},
     "orders:payment_cancelled": {**everyone(DENIED), "anonymous": LOGIN, "subscriber": ALLOWED},
     "orders:pay": everyone(NOT_GET),  # a form's POST (tests/orders/test_cards.py)
+    "care:help": everyone(ALLOWED),
+    "care:feedback": everyone(NOT_GET),
 }
 
 # The admin: only verified staff get past the site's gate; the admin role (superuser)
@@ -313,6 +317,7 @@ ADMIN_REFUSED_VIEWS: dict[str, frozenset[str]] = {
     "orders.savedpaymentmethod": _READ_ONLY,
     "orders.autorenewattempt": _READ_ONLY,
     "accounts.apitoken": _READ_ONLY,  # issued through the API only; revoked by an action
+    "care.articlefeedback": _READ_ONLY,  # written by readers of the help center and the chat
 }
 
 
@@ -691,6 +696,26 @@ def _money_objects(
         failure_code="wallet_short",
     )
     return {"orders.order": order, "orders.coupon": coupon, "orders.promotion": promotion}
+
+
+def _kb_article() -> Model:
+    from simcare.care.models import Article, ArticleTranslation
+
+    article, created = Article.objects.get_or_create(slug="matrix-article", category="test")
+    if created:
+        ArticleTranslation.objects.create(
+            article=article, language="en", question="Matrix?", alternatives=[], answer="Yes."
+        )
+    return article
+
+
+def _kb_feedback() -> Model:
+    from simcare.care.models import ArticleFeedback
+
+    article = _kb_article()
+    return ArticleFeedback.objects.filter(article=article).first() or (
+        ArticleFeedback.objects.create(article=article, language="en", is_helpful=True)
+    )
 
 
 # --- the tests ---------------------------------------------------------------------------------

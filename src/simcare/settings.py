@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "simcare.notify",
     "simcare.ops",
     "simcare.portal",
+    "simcare.care",
 ]
 
 MIDDLEWARE = [
@@ -415,3 +416,7 @@ LOGGING = {
 # The key of the PIN hashes. Set it in production: without it the key derives from
 # SECRET_KEY, and rotating SECRET_KEY would make every printed card unredeemable.
 SIMCARE_VOUCHER_KEY = os.environ.get("SIMCARE_VOUCHER_KEY", "")
+
+# --- Customer care ----------------------------------------------------------------------------
+# The bot answers with an article when its confidence (0..1, docs/care.md) reaches this.
+CARE_BOT_THRESHOLD = float(os.environ.get("SIMCARE_BOT_THRESHOLD", "0.3"))

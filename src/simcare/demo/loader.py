@@ -62,6 +62,7 @@ class LoadSummary:
     esims: int = 0
     lines: int = 0
     vouchers: int = 0
+    kb_articles: int = 0
     jobs: list[str] = field(default_factory=list)
 
     @property
@@ -77,6 +78,7 @@ class LoadSummary:
                 self.esims,
                 self.lines,
                 self.vouchers,
+                self.kb_articles,
             )
         )
 
@@ -105,6 +107,19 @@ def load_stores(summary: LoadSummary) -> None:
         fields = {key: value for key, value in store.items() if key != "code"}
         _, created = Store.objects.get_or_create(code=store["code"], defaults=fields)
         summary.stores += created
+
+
+def load_knowledge_base(summary: LoadSummary) -> None:
+    """The demo's help articles (kb.json, the `simcare kb import` shape): an article
+    already there with the same text is left unchanged."""
+    from simcare.care.services import import_articles
+
+    with transaction.atomic():  # one commit for the whole file, not one per article
+        report = import_articles(read_data("kb.json"), acting_user=None, source_name="demo kb.json")
+    if report.rejected:
+        reasons = "; ".join(f"article {row.number}: {row.reason}" for row in report.rejected)
+        raise DemoDataError(f"the demo knowledge base did not import: {reasons}")
+    summary.kb_articles += report.created
 
 
 # --- people ----------------------------------------------------------------------------
@@ -417,6 +432,7 @@ def load_demo(*, data_dir: Path, base_url: str) -> tuple[credentials.DemoCredent
 
     load_catalog(summary)
     load_stores(summary)
+    load_knowledge_base(summary)
 
     logins = {
         role: _staff_login(previous, role, people["staff"][role]["username"])
