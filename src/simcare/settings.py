@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "simcare.notify",
     "simcare.ops",
     "simcare.portal",
+    "simcare.aftersales",
 ]
 
 MIDDLEWARE = [
@@ -399,3 +400,16 @@ LOGGING = {
 # The key of the PIN hashes. Set it in production: without it the key derives from
 # SECRET_KEY, and rotating SECRET_KEY would make every printed card unredeemable.
 SIMCARE_VOUCHER_KEY = os.environ.get("SIMCARE_VOUCHER_KEY", "")
+
+# --- After-sales (aftersales/policy.py): returns windows and photos; review requests ----------
+SIMCARE_RETURNS = {
+    "no_reason_days": int(os.environ.get("SIMCARE_RETURN_NO_REASON_DAYS", "7")),
+    "quality_days": int(os.environ.get("SIMCARE_RETURN_QUALITY_DAYS", "30")),
+    "wrong_item_days": int(os.environ.get("SIMCARE_RETURN_WRONG_ITEM_DAYS", "30")),
+    "max_photos": int(os.environ.get("SIMCARE_RETURN_MAX_PHOTOS", "5")),
+    "max_photo_bytes": int(os.environ.get("SIMCARE_RETURN_MAX_PHOTO_MB", "10")) * 1024 * 1024,
+}
+SIMCARE_REVIEWS = {
+    # a fulfilled order is asked for a review this many days later, once
+    "request_after_days": int(os.environ.get("SIMCARE_REVIEW_REQUEST_AFTER_DAYS", "3")),
+}

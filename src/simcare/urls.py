@@ -24,6 +24,7 @@ urlpatterns += i18n_patterns(
     path("admin/", admin.site.urls),
     path("accounts/", include("simcare.accounts.urls")),
     path("orders/", include("simcare.orders.urls")),
+    path("", include("simcare.aftersales.urls")),
     path("", include("simcare.portal.urls")),
     prefix_default_language=True,
 )
