@@ -211,6 +211,12 @@ SAMPLES: dict[str, Callable[[World], list[Sample]]] = {
     "aftersales:staff_return_detail": lambda world: [
         Sample({"pk": str(_aftersales(world)["return"].pk)})
     ],
+    "api:evaluate_my_return": lambda world: [
+        Sample({"order_id": str(_aftersales(world)["order"].pk)}, "kind=quality")
+    ],
+    "api:get_my_return": lambda world: [
+        Sample({"return_id": str(_aftersales(world)["return"].pk)})
+    ],
 }
 
 # Queries for parameterless URLs that need one to do their job.
@@ -279,6 +285,11 @@ EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
         "admin": ALLOWED,
     },
     "aftersales:reviews": everyone(ALLOWED),
+    # the returns API takes a bearer token, never the session
+    "api:evaluate_my_return": everyone(DENIED),
+    "api:file_my_return": everyone(DENIED),
+    "api:list_my_returns": everyone(DENIED),
+    "api:get_my_return": everyone(DENIED),
     **{
         key: {
             **everyone(DENIED),
