@@ -85,3 +85,35 @@ def test_a_faulty_sim_is_replaced_keeping_number_and_days(
     expect(page.locator(".iccid")).to_have_text(new_sim.iccid)
     expect(page.locator(".msisdn")).to_contain_text(line.msisdn[-4:])
     expect(page.locator(".days-left")).to_have_text(days_before)
+
+
+def test_the_returns_and_reviews_pages_pass_axe(
+    live_server: object,
+    page: Page,
+    subscriber: Subscriber,
+    buy_sim: Callable[..., Order],
+) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    base = live_server.url  # type: ignore[attr-defined]
+    order = buy_sim(subscriber, at=timezone.now())
+    axe = Axe()
+    sign_in(page, base, subscriber.user.username)
+    pages = [
+        "/en/reviews/",
+        "/fr/portal/returns/",
+        f"/zh-hans/portal/returns/new/?order={order.pk}&kind=no_reason&check=1",
+        f"/en/portal/reviews/new/{order.pk}/",
+    ]
+    problems = {}
+    for path in pages:
+        page.goto(f"{base}{path}")
+        results = axe.run(page)
+        violations = [
+            f"{violation['id']}: {violation['help']}"
+            for violation in results.response["violations"]
+            if violation["impact"] in ("serious", "critical")
+        ]
+        if violations:
+            problems[path] = violations
+    assert problems == {}

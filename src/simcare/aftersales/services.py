@@ -662,6 +662,8 @@ def queue_review_requests(now: dt.datetime | None = None) -> dict[str, int]:
             fulfilled_at__gt=now - delay - REVIEW_REQUEST_LOOKBACK,
             review__isnull=True,
         )
+        # A wallet top-up is not a purchase anyone reviews; asking after each would be noise.
+        .exclude(kind=OrderKind.WALLET_TOPUP)
         .exclude(Exists(invited))
         .select_related("subscriber__user", "line")
         .order_by("fulfilled_at", "id")
