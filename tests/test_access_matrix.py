@@ -163,6 +163,8 @@ SAMPLE_OBJECTS: dict[str, Callable[[World], Model | None]] = {
     ),
     "care.article": lambda world: _kb_article(),
     "care.articlefeedback": lambda world: _kb_feedback(),
+    "aftersales.returnrequest": lambda world: _aftersales(world)["return"],
+    "aftersales.review": lambda world: _aftersales(world)["review"],
 }
 
 
@@ -203,6 +205,29 @@ SAMPLES: dict[str, Callable[[World], list[Sample]]] = {
         Sample({"order_id": str(world.objects["order"].pk)})
     ],
     "orders:pay": lambda world: [Sample({"order_id": str(world.objects["order"].pk)})],
+    "aftersales:return_detail": lambda world: [
+        Sample({"pk": str(_aftersales(world)["return"].pk)})
+    ],
+    "aftersales:return_photo": lambda world: [
+        Sample(
+            {
+                "pk": str(_aftersales(world)["return"].pk),
+                "photo_id": str(_aftersales(world)["photo"].pk),
+            }
+        )
+    ],
+    "aftersales:review_new": lambda world: [
+        Sample({"order_id": str(_aftersales(world)["order"].pk)})
+    ],
+    "aftersales:staff_return_detail": lambda world: [
+        Sample({"pk": str(_aftersales(world)["return"].pk)})
+    ],
+    "api:evaluate_my_return": lambda world: [
+        Sample({"order_id": str(_aftersales(world)["order"].pk)}, "kind=quality")
+    ],
+    "api:get_my_return": lambda world: [
+        Sample({"return_id": str(_aftersales(world)["return"].pk)})
+    ],
 }
 
 # Queries for parameterless URLs that need one to do their job.
@@ -261,6 +286,41 @@ EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
     "orders:pay": everyone(NOT_GET),  # a form's POST (tests/orders/test_cards.py)
     "care:help": everyone(ALLOWED),
     "care:feedback": everyone(NOT_GET),
+    # After-sales: the subscriber's own returns and reviews; agents and admins decide returns.
+    **{
+        key: {**everyone(DENIED), "anonymous": LOGIN, "subscriber": ALLOWED}
+        for key in (
+            "aftersales:returns",
+            "aftersales:return_new",
+            "aftersales:return_detail",
+            "aftersales:portal_reviews",
+            "aftersales:review_new",
+        )
+    },
+    # the evidence photos: the owner, and the agents and admins deciding the request
+    "aftersales:return_photo": {
+        **everyone(DENIED),
+        "anonymous": LOGIN,
+        "subscriber": ALLOWED,
+        "agent": ALLOWED,
+        "admin": ALLOWED,
+    },
+    "aftersales:reviews": everyone(ALLOWED),
+    # the returns API takes a bearer token, never the session
+    "api:evaluate_my_return": everyone(DENIED),
+    "api:file_my_return": everyone(DENIED),
+    "api:list_my_returns": everyone(DENIED),
+    "api:get_my_return": everyone(DENIED),
+    **{
+        key: {
+            **everyone(DENIED),
+            "anonymous": LOGIN,
+            "staff_without_otp": LOGIN,
+            "agent": ALLOWED,
+            "admin": ALLOWED,
+        }
+        for key in ("aftersales:staff_returns", "aftersales:staff_return_detail")
+    },
 }
 
 # The admin: only verified staff get past the site's gate; the admin role (superuser)
@@ -318,7 +378,64 @@ ADMIN_REFUSED_VIEWS: dict[str, frozenset[str]] = {
     "orders.autorenewattempt": _READ_ONLY,
     "accounts.apitoken": _READ_ONLY,  # issued through the API only; revoked by an action
     "care.articlefeedback": _READ_ONLY,  # written by readers of the help center and the chat
+    "aftersales.returnrequest": _READ_ONLY,  # every step is a service call on the agents' page
+    "aftersales.review": _READ_ONLY,  # moderated by actions; written by customers only
 }
+
+
+def _aftersales(world: World) -> dict[str, Model]:
+    """A fulfilled SIM order of the world's subscriber, a return request with a photo, a review."""
+    if "aftersales:return" not in world.objects:
+        import io
+
+        from PIL import Image
+
+        from simcare.aftersales import services as aftersales_services
+        from simcare.orders.models import Order, OrderKind, OrderState
+
+        now = timezone.now()
+        order = Order.objects.create(
+            kind=OrderKind.NEW_LINE,
+            channel="web",
+            state=OrderState.FULFILLED,
+            subscriber=world.subscriber,
+            line=world.line,
+            plan=world.plan,
+            sim_kind=SimKind.PHYSICAL,
+            payment_method="wallet",
+            idempotency_key="matrix:sim-order",
+            paid_at=now,
+            fulfilled_at=now,
+        )
+        photo = io.BytesIO()
+        Image.new("RGB", (8, 8)).save(photo, format="PNG")
+        rma = aftersales_services.submit_return(
+            world.subscriber,
+            order,
+            kind="quality",
+            fault="damaged",
+            idempotency_key="matrix:return",
+            acting_user=None,
+            photo_files=[photo.getvalue()],
+        )
+        review = aftersales_services.submit_review(
+            world.subscriber,
+            order,
+            rating=4,
+            text="Matrix review",
+            language="en",
+            about="plan",
+            acting_user=None,
+        )
+        world.objects["aftersales:order"] = order
+        world.objects["aftersales:return"] = rma
+        world.objects["aftersales:photo"] = rma.photos.get()
+        world.objects["aftersales:review"] = review
+    return {
+        key.removeprefix("aftersales:"): value
+        for key, value in world.objects.items()
+        if key.startswith("aftersales:")
+    }
 
 
 # --- walking the URLconf ---------------------------------------------------------------------

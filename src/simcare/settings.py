@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "simcare.ops",
     "simcare.portal",
     "simcare.care",
+    "simcare.aftersales",
 ]
 
 MIDDLEWARE = [
@@ -420,3 +421,15 @@ SIMCARE_VOUCHER_KEY = os.environ.get("SIMCARE_VOUCHER_KEY", "")
 # --- Customer care ----------------------------------------------------------------------------
 # The bot answers with an article when its confidence (0..1, docs/care.md) reaches this.
 CARE_BOT_THRESHOLD = float(os.environ.get("SIMCARE_BOT_THRESHOLD", "0.3"))
+# --- After-sales (aftersales/policy.py): returns windows and photos; review requests ----------
+SIMCARE_RETURNS = {
+    "no_reason_days": int(os.environ.get("SIMCARE_RETURN_NO_REASON_DAYS", "7")),
+    "quality_days": int(os.environ.get("SIMCARE_RETURN_QUALITY_DAYS", "30")),
+    "wrong_item_days": int(os.environ.get("SIMCARE_RETURN_WRONG_ITEM_DAYS", "30")),
+    "max_photos": int(os.environ.get("SIMCARE_RETURN_MAX_PHOTOS", "5")),
+    "max_photo_bytes": int(os.environ.get("SIMCARE_RETURN_MAX_PHOTO_MB", "10")) * 1024 * 1024,
+}
+SIMCARE_REVIEWS = {
+    # a fulfilled order is asked for a review this many days later, once
+    "request_after_days": int(os.environ.get("SIMCARE_REVIEW_REQUEST_AFTER_DAYS", "3")),
+}

@@ -25,6 +25,7 @@ urlpatterns += i18n_patterns(
     path("accounts/", include("simcare.accounts.urls")),
     path("orders/", include("simcare.orders.urls")),
     path("help/", include("simcare.care.urls")),
+    path("", include("simcare.aftersales.urls")),
     path("", include("simcare.portal.urls")),
     prefix_default_language=True,
 )

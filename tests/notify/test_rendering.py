@@ -42,7 +42,7 @@ def notification(line: Line, template: str, channel: str = "email") -> Notificat
 
 def is_about_the_line(template: str) -> bool:
     """Line and lifecycle messages name the number everywhere; others (orders) in the body."""
-    return template.startswith(("line.", "lifecycle."))
+    return template.startswith(("line.", "lifecycle.", "return.", "review."))
 
 
 def test_the_lifecycle_templates_are_registered() -> None:

@@ -66,3 +66,21 @@ class NotAnEsim(DomainError):
 
     def default_message(self) -> str:
         return _("Only an eSIM has an activation code.")
+
+
+class SimKindMismatch(LineError):
+    """A SIM swap onto a card of the other kind (a physical line needs a physical card)."""
+
+    code = "sim_kind_mismatch"
+
+    def default_message(self) -> str:
+        return _("The new SIM card must be of the same kind as the line's.")
+
+
+class LineNotLive(LineError):
+    """An action on a line that is closed (recycled)."""
+
+    code = "line_not_live"
+
+    def default_message(self) -> str:
+        return _("This line is closed.")

@@ -80,6 +80,15 @@ class SimCard(models.Model):
     matching_id = models.CharField(_("matching ID"), max_length=255, blank=True)
     imported_at = models.DateTimeField(default=timezone.now)
     assigned_at = models.DateTimeField(null=True, blank=True)
+    # First seen on the network (a CDR or the HLR's first attach) and, for an
+    # eSIM, when the SM-DP+ reported the profile downloaded: the no-reason
+    # return policy (aftersales/policy.py) refuses a card that was ever used.
+    network_activated_at = models.DateTimeField(
+        _("first used on the network"), null=True, blank=True
+    )
+    profile_downloaded_at = models.DateTimeField(
+        _("eSIM profile downloaded"), null=True, blank=True
+    )
 
     class Meta:
         ordering = ["iccid"]

@@ -489,3 +489,187 @@ def queue_reminders(now: dt.datetime | None = None) -> dict[str, int]:
             )
             summary[window.key] = max(cursor.rowcount, 0)
     return summary
+
+
+# --- After-sales: SIM swaps, eSIM re-issues, lines given back -------------------------------
+
+
+def _live_line_locked(line: Line) -> Line:
+    line.refresh_from_db(from_queryset=Line.objects.select_for_update())
+    if line.state == LineState.RECYCLED:
+        raise errors.LineNotLive(msisdn=line.msisdn)
+    return line
+
+
+def _move_to_sim(
+    line: Line,
+    card: SimCard,
+    *,
+    old_status: SimStatus,
+    acting_user: User | None,
+    cause: str,
+    reason: str,
+    now: dt.datetime,
+) -> Line:
+    old = line.sim
+    SimCard.objects.filter(pk=old.pk).update(status=old_status)
+    SimCard.objects.filter(pk=card.pk).update(status=SimStatus.ASSIGNED, assigned_at=now)
+    card.status, card.assigned_at = SimStatus.ASSIGNED, now
+    line.sim = card
+    # Only the card changes: number, plan, period and buckets stay as they are.
+    line.save(update_fields=["sim"])
+    LineEvent.objects.create(
+        line=line,
+        created_at=now,
+        actor=acting_user,
+        actor_label=actor_label(acting_user),
+        from_state=line.state,
+        to_state=line.state,
+        cause=cause,
+        note=f"{old.iccid} → {card.iccid}: {reason}"[:300],
+    )
+    record_audit(
+        f"line.{cause}",
+        actor=acting_user,
+        target=line,
+        msisdn=line.msisdn,
+        old_iccid=old.iccid,
+        old_status=str(old_status),
+        new_iccid=card.iccid,
+        reason=reason[:200],
+    )
+    return line
+
+
+@transaction.atomic
+def swap_sim(
+    line: Line,
+    new_sim: SimCard,
+    *,
+    acting_user: User | None,
+    reason: str,
+    now: dt.datetime | None = None,
+) -> Line:
+    """Move the line onto another physical card from stock; the old card is marked faulty.
+
+    The number, plan, period and buckets do not change. Refuses SimKindMismatch
+    (an eSIM line is re-issued with reissue_esim), SimUnavailable (the card is
+    not in stock) and LineNotLive.
+    """
+    now = now or timezone.now()
+    line = _live_line_locked(line)
+    if line.kind != SimKind.PHYSICAL or new_sim.kind != SimKind.PHYSICAL:
+        raise errors.SimKindMismatch(iccid=new_sim.iccid)
+    card = _claim_sim(SimKind.PHYSICAL, new_sim)
+    return _move_to_sim(
+        line,
+        card,
+        old_status=SimStatus.FAULTY,
+        acting_user=acting_user,
+        cause="sim_swapped",
+        reason=reason,
+        now=now,
+    )
+
+
+@transaction.atomic
+def reissue_esim(
+    line: Line,
+    *,
+    acting_user: User | None,
+    reason: str,
+    new_profile: SimCard | None = None,
+    now: dt.datetime | None = None,
+) -> Line:
+    """Give an eSIM line a new profile from stock (a new activation code and QR code).
+
+    The old profile is revoked; number, plan, period and buckets do not change.
+    """
+    now = now or timezone.now()
+    line = _live_line_locked(line)
+    if line.kind != SimKind.ESIM:
+        raise errors.SimKindMismatch(iccid=line.sim.iccid)
+    card = _claim_sim(SimKind.ESIM, new_profile)
+    return _move_to_sim(
+        line,
+        card,
+        old_status=SimStatus.REVOKED,
+        acting_user=acting_user,
+        cause="esim_reissued",
+        reason=reason,
+        now=now,
+    )
+
+
+@transaction.atomic
+def close_returned_line(
+    line: Line,
+    *,
+    acting_user: User | None,
+    reason: str,
+    restock_sim: bool,
+    now: dt.datetime | None = None,
+) -> Line:
+    """End a line whose purchase was returned and refunded.
+
+    The line is closed at once (recycled) and its buckets end now. The number
+    was never used, so it goes straight back to available (no quarantine);
+    the card goes back in stock when it came back unused (`restock_sim`), else
+    it is revoked (an eSIM profile, a card that was not sent back).
+    """
+    now = now or timezone.now()
+    line = _live_line_locked(line)
+    from_state = line.state
+    line.state = LineState.RECYCLED
+    line.state_changed_at = now
+    line.recycled_at = now
+    if line.period_end > now:
+        line.period_end = max(now, line.period_start + dt.timedelta(seconds=1))
+    line.save(update_fields=["state", "state_changed_at", "recycled_at", "period_end"])
+    Bucket.objects.filter(line=line, expires_at__gt=now).update(expires_at=now)
+    Number.objects.filter(pk=line.number_id).update(
+        status=NumberStatus.AVAILABLE, quarantine_until=None, updated_at=now
+    )
+    sim_status = (
+        SimStatus.IN_STOCK if restock_sim and line.kind == SimKind.PHYSICAL else SimStatus.REVOKED
+    )
+    SimCard.objects.filter(pk=line.sim_id).update(status=sim_status)
+    LineEvent.objects.create(
+        line=line,
+        created_at=now,
+        actor=acting_user,
+        actor_label=actor_label(acting_user),
+        from_state=from_state,
+        to_state=LineState.RECYCLED,
+        cause="returned",
+        note=reason[:300],
+    )
+    record_audit(
+        "line.returned",
+        actor=acting_user,
+        target=line,
+        msisdn=line.msisdn,
+        iccid=line.sim.iccid,
+        sim_status=str(sim_status),
+        reason=reason[:200],
+    )
+    notify.cancel_queued(line=line, templates=lifecycle.STALE_AFTER_RENEWAL_TEMPLATES)
+    return line
+
+
+def record_network_activation(sim: SimCard, *, at: dt.datetime) -> bool:
+    """The card was first seen on the network (a CDR, an attach); the earliest moment is kept."""
+    return bool(
+        SimCard.objects.filter(pk=sim.pk, network_activated_at__isnull=True).update(
+            network_activated_at=at
+        )
+    )
+
+
+def record_profile_download(sim: SimCard, *, at: dt.datetime) -> bool:
+    """The SM-DP+ reported the eSIM profile downloaded to a phone; the earliest moment is kept."""
+    return bool(
+        SimCard.objects.filter(
+            pk=sim.pk, kind=SimKind.ESIM, profile_downloaded_at__isnull=True
+        ).update(profile_downloaded_at=at)
+    )
