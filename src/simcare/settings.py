@@ -10,6 +10,7 @@
 | DATABASE_URL | postgres://… for PostgreSQL; SQLite under the data dir when unset |
 | REDIS_URL | redis://… backs the channel layer, the task queue, the cache and rate limits |
 | SIMCARE_EMAIL_URL | smtp://user:pass@host:port, or unset for files under the data dir |
+| SIMCARE_CHAT_ALLOWED_ORIGINS | comma-separated outside origins allowed to embed the chat widget |
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ INSTALLED_APPS = [
     "simcare.notify",
     "simcare.ops",
     "simcare.portal",
+    "simcare.care",
 ]
 
 MIDDLEWARE = [
@@ -359,6 +361,9 @@ SIMCARE_AUTO_RENEW = {
 }
 SIMCARE_PUBLIC_BASE_URL = os.environ.get("SIMCARE_PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 SIMCARE_WORKER_HEARTBEAT_MAX_AGE_SECONDS = 180
+# Outside sites that may embed the chat widget (its WebSocket checks the Origin header),
+# e.g. "https://www.example-mobile.ca"; the site's own ALLOWED_HOSTS always may.
+SIMCARE_CHAT_ALLOWED_ORIGINS = _env_list("SIMCARE_CHAT_ALLOWED_ORIGINS")
 
 # --- Logging: structlog, JSON in production -------------------------------------------------
 LOG_LEVEL = os.environ.get("SIMCARE_LOG_LEVEL", "INFO")

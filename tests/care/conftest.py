@@ -1,0 +1,89 @@
+"""Chat fixtures: a team open Monday to Friday 09:00–17:00 Toronto time, agents with
+profiles, and WebSocket communicators through the real ASGI application."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from simcare.accounts.models import Role, User
+from simcare.asgi import application
+from simcare.care.models import AgentProfile, OpeningHours, Team
+from tests.conftest import signed_in_client
+
+ORIGIN = (b"origin", b"http://testserver")
+# Tuesday 1 December 2026, 10:00 in Toronto: the team is open.
+IN_HOURS = dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def team(db: Any) -> Team:
+    team = Team.objects.create(name="Front line", is_default=True, province="ON")
+    for weekday in range(5):
+        OpeningHours.objects.create(
+            team=team, weekday=weekday, opens_at=dt.time(9), closes_at=dt.time(17)
+        )
+    return team
+
+
+@pytest.fixture
+def make_agent(make_staff: Callable[..., User], team: Team) -> Callable[..., User]:
+    def make(
+        *,
+        languages: tuple[str, ...] = ("en",),
+        max_chats: int = 3,
+        available: bool = True,
+        role: Role = Role.AGENT,
+        **fields: Any,
+    ) -> User:
+        user = make_staff(role, **fields)
+        AgentProfile.objects.create(
+            user=user,
+            team=team,
+            languages=list(languages),
+            max_concurrent_chats=max_chats,
+            is_available=available,
+        )
+        return user
+
+    return make
+
+
+def session_cookie(client: Client) -> tuple[bytes, bytes]:
+    return (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())
+
+
+def visitor(query: str = "language=en", *, client: Client | None = None) -> WebsocketCommunicator:
+    headers = [ORIGIN]
+    if client is not None:
+        headers.append(session_cookie(client))
+    return WebsocketCommunicator(application, f"/ws/care/chat/?{query}", headers=headers)
+
+
+def console(user: User, *, verified: bool = True) -> WebsocketCommunicator:
+    client = signed_in_client(user, verified=verified)
+    return WebsocketCommunicator(
+        application, "/ws/care/console/", headers=[ORIGIN, session_cookie(client)]
+    )
+
+
+async def receive_until(
+    communicator: WebsocketCommunicator, predicate: Callable[[dict[str, Any]], bool]
+) -> list[dict[str, Any]]:
+    """Frames up to and including the first that matches (fails on a 5 s silence)."""
+    frames = []
+    while True:
+        frame = json.loads(await communicator.receive_from(timeout=5))
+        frames.append(frame)
+        if predicate(frame):
+            return frames
+
+
+def is_message(sender: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda frame: frame["type"] == "message" and frame["sender"] == sender
