@@ -16,12 +16,14 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("metrics", ops_views.metrics_view, name="metrics"),
     path("i18n/setlang/", account_views.set_language, name="set_language"),
     path("payments/", include("simcare.orders.webhook_urls")),
+    path("chat/", include("simcare.care.widget_urls")),
 ]
 
 urlpatterns += i18n_patterns(
     path("admin/", admin.site.urls),
     path("accounts/", include("simcare.accounts.urls")),
     path("orders/", include("simcare.orders.urls")),
+    path("console/", include("simcare.care.console_urls")),
     path("", include("simcare.portal.urls")),
     prefix_default_language=True,
 )

@@ -42,7 +42,11 @@ def make_agent(make_staff: Callable[..., User], team: Team) -> Callable[..., Use
         role: Role = Role.AGENT,
         **fields: Any,
     ) -> User:
+        first_name = fields.pop("first_name", "")
         user = make_staff(role, **fields)
+        if first_name:
+            user.first_name = first_name
+            user.save(update_fields=["first_name"])
         AgentProfile.objects.create(
             user=user,
             team=team,
