@@ -135,8 +135,6 @@ class Sample:
     query: str = ""
 
 
-
-
 def _care_object(label: str) -> Callable[[World], Model | None]:
     """The care admin's sample rows, made on first use (a team with hours, its agent…)."""
 
@@ -194,7 +192,6 @@ SAMPLES: dict[str, Callable[[World], list[Sample]]] = {
     ],
     "<lang>/admin/(?P<url>.*)$": lambda world: [Sample({"url": "no-such-page/"})],
 }
-
 
 
 def _care_chat(world: World) -> list[Sample]:

@@ -1,4 +1,4 @@
-"""Chat fixtures: a team open Monday to Friday 09:00–17:00 Toronto time, agents with
+"""Chat fixtures: a team open Monday to Friday 09:00-17:00 Toronto time, agents with
 profiles, and WebSocket communicators through the real ASGI application."""
 
 from __future__ import annotations

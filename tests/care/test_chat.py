@@ -25,7 +25,7 @@ from simcare.care.models import (
     Team,
     Ticket,
 )
-from tests.care.conftest import IN_HOURS, ORIGIN, console, is_message, receive_until, visitor
+from tests.care.conftest import IN_HOURS, console, is_message, receive_until, visitor
 from tests.conftest import signed_in_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -134,7 +134,10 @@ def test_without_the_bot_every_question_is_handed_to_a_person(
     assert bodies == [
         (Sender.VISITOR, "Combien coûte un forfait ?"),
         (Sender.BOT, "Je vous mets en relation avec une personne."),
-        (Sender.SYSTEM, "Vous êtes dans la file d'attente. Une personne va vous répondre sous peu."),
+        (
+            Sender.SYSTEM,
+            "Vous êtes dans la file d'attente. Une personne va vous répondre sous peu.",
+        ),
     ]
     assert Conversation.objects.get().status == ConversationStatus.QUEUED
 
@@ -160,7 +163,7 @@ def test_without_the_bot_every_question_is_handed_to_a_person(
         (
             dt.datetime(2026, 7, 1, 0, 0, tzinfo=dt.UTC),
             "zh-hans",
-            "我们现在不在服务时间。工作人员将于 2026年7月2日 09:00（多伦多时间）回来。"
+            "我们现在不在服务时间。工作人员将于 2026年7月2日 09:00（多伦多时间）回来。"  # noqa: RUF001
             "您的问题现已转为工单 #{number}。",
         ),
     ],
@@ -269,9 +272,11 @@ def test_messages_are_stored_as_sent_and_delivered_unchanged(
 
     assert at_agent["body"] == body
     assert at_visitor["body"] == body
-    assert list(Message.objects.filter(sender__in=[Sender.VISITOR, Sender.AGENT]).values_list(
-        "body", flat=True
-    )) == [body, body]
+    assert list(
+        Message.objects.filter(sender__in=[Sender.VISITOR, Sender.AGENT]).values_list(
+            "body", flat=True
+        )
+    ) == [body, body]
 
 
 def test_a_message_over_10000_characters_is_refused_and_nothing_is_stored(team: Team) -> None:
@@ -335,7 +340,7 @@ def test_the_first_message_in_chinese_sets_the_language_when_none_was_chosen(tea
     async def scenario() -> None:
         communicator = visitor("")
         await _session(communicator)
-        await communicator.send_json_to({"type": "message", "body": "我的流量还剩多少？"})
+        await communicator.send_json_to({"type": "message", "body": "我的流量还剩多少？"})  # noqa: RUF001
         await receive_until(communicator, is_message(Sender.BOT))
         await communicator.disconnect()
 

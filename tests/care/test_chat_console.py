@@ -4,7 +4,7 @@ transfer, close, and the customer panel."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 import time_machine
@@ -39,7 +39,7 @@ def _queued(language: str = "en", *, subscriber: Subscriber | None = None) -> Co
 
 
 @pytest.fixture(autouse=True)
-def _in_hours() -> object:
+def clock() -> Iterator[time_machine.Traveller]:
     with time_machine.travel(IN_HOURS, tick=False) as traveller:
         yield traveller
 
@@ -59,9 +59,7 @@ def test_a_subscriber_is_refused_and_staff_without_totp_are_sent_to_sign_in(
     subscriber: Subscriber, make_staff: Callable[..., User]
 ) -> None:
     assert signed_in_client(subscriber.user).get(reverse("console:home")).status_code == 403
-    response = signed_in_client(make_staff(Role.AGENT), verified=False).get(
-        reverse("console:home")
-    )
+    response = signed_in_client(make_staff(Role.AGENT), verified=False).get(reverse("console:home"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
 
@@ -70,13 +68,13 @@ def test_the_queue_lists_vip_first_then_the_longest_wait(
     team: Team,
     make_agent: Callable[..., User],
     make_subscriber: Callable[..., Subscriber],
-    _in_hours: time_machine.Traveller,
+    clock: time_machine.Traveller,
 ) -> None:
     agent = make_agent(available=False)
     first = _queued()
-    _in_hours.shift(dt.timedelta(minutes=1))
+    clock.shift(dt.timedelta(minutes=1))
     second = _queued()
-    _in_hours.shift(dt.timedelta(minutes=1))
+    clock.shift(dt.timedelta(minutes=1))
     vip = make_subscriber(first_name="Lin")
     Subscriber.objects.filter(pk=vip.pk).update(is_vip=True)
     vip.refresh_from_db()
@@ -114,7 +112,9 @@ def test_accepting_a_chat_offered_to_someone_else_is_404_and_changes_nothing(
     conversation = _queued()
     assert conversation.offered_to == chosen
 
-    response = signed_in_client(other).post(reverse("console:accept", args=[conversation.public_id]))
+    response = signed_in_client(other).post(
+        reverse("console:accept", args=[conversation.public_id])
+    )
 
     assert response.status_code == 404
     conversation.refresh_from_db()
@@ -158,9 +158,12 @@ def test_an_agent_accepts_replies_notes_and_closes(
             "sender", "body"
         )
     ) == [(Sender.AGENT, "<b>Hi</b> Ana"), (Sender.NOTE, "asked about roaming")]
-    assert AuditEvent.objects.filter(
-        action__in=["care.chat_accepted", "care.chat_closed"], object_id=str(conversation.pk)
-    ).count() == 2
+    assert (
+        AuditEvent.objects.filter(
+            action__in=["care.chat_accepted", "care.chat_closed"], object_id=str(conversation.pk)
+        ).count()
+        == 2
+    )
 
 
 def test_another_agents_conversation_is_404(team: Team, make_agent: Callable[..., User]) -> None:

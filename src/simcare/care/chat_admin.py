@@ -18,32 +18,32 @@ from simcare.care.models import (
 )
 
 
-class OpeningHoursInline(TabularInline):  # type: ignore[type-arg]
+class OpeningHoursInline(TabularInline):
     model = OpeningHours
     extra = 0
 
 
 @admin.register(Team)
-class TeamAdmin(ModelAdmin):  # type: ignore[type-arg]
+class TeamAdmin(ModelAdmin):
     list_display = ("name", "time_zone", "province", "is_default", "lead")
     inlines = (OpeningHoursInline,)
 
 
 @admin.register(Closure)
-class ClosureAdmin(ModelAdmin):  # type: ignore[type-arg]
+class ClosureAdmin(ModelAdmin):
     list_display = ("date", "team", "reason")
     list_filter = ("team",)
 
 
 @admin.register(AgentProfile)
-class AgentProfileAdmin(ModelAdmin):  # type: ignore[type-arg]
+class AgentProfileAdmin(ModelAdmin):
     list_display = ("user", "team", "languages", "max_concurrent_chats", "is_available")
     list_filter = ("team", "is_available")
     autocomplete_fields = ("user",)
 
 
 @admin.register(CannedResponse)
-class CannedResponseAdmin(ModelAdmin):  # type: ignore[type-arg]
+class CannedResponseAdmin(ModelAdmin):
     list_display = ("title", "language")
     list_filter = ("language",)
     search_fields = ("title", "body")

@@ -36,7 +36,9 @@ class TranscriptNotEmailed(DomainError):
     status = 422
 
     def default_message(self) -> str:
-        return _("Sign in with an account that has an email address to have the transcript emailed.")
+        return _(
+            "Sign in with an account that has an email address to have the transcript emailed."
+        )
 
 
 class TransferRefused(DomainError):

@@ -88,10 +88,11 @@ def agent_loads(agent_ids: list[int]) -> dict[int, int]:
         .annotate(count=Count("id"))
     )
     loads: dict[int, int] = {}
-    for row in active:
-        loads[row["agent_id"]] = loads.get(row["agent_id"], 0) + row["count"]
-    for row in offered:
-        loads[row["offered_to_id"]] = loads.get(row["offered_to_id"], 0) + row["count"]
+    for agent_row in active:
+        loads[agent_row["agent_id"]] = loads.get(agent_row["agent_id"], 0) + agent_row["count"]
+    for offer_row in offered:
+        agent_id = offer_row["offered_to_id"]
+        loads[agent_id] = loads.get(agent_id, 0) + offer_row["count"]
     return loads
 
 

@@ -9,6 +9,7 @@ lost, and a reconnecting client asks for what came after the last id it saw.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 from django.db import transaction
@@ -70,7 +71,7 @@ def _subscriber_of(user: User | None) -> Subscriber | None:
 
 def _publish_on_commit(*messages: Message, conversation: Conversation | None = None) -> None:
     for message in messages:
-        transaction.on_commit(lambda message=message: relay.publish_message(message))
+        transaction.on_commit(functools.partial(relay.publish_message, message))
     if conversation is not None:
         snapshot = Conversation(
             pk=conversation.pk,
@@ -203,7 +204,7 @@ def post_visitor_message(
 
 @transaction.atomic
 def request_person(conversation: Conversation, *, now: dt.datetime | None = None) -> list[Message]:
-    """"Talk to a person": the queue in hours, a ticket out of hours (idempotent: a chat
+    """ "Talk to a person": the queue in hours, a ticket out of hours (idempotent: a chat
     already waiting, with an agent or a ticket stays as it is)."""
     conversation = _locked(conversation)
     return _hand_off(conversation, now=now or timezone.now())
@@ -226,9 +227,7 @@ def _hand_off(conversation: Conversation, *, now: dt.datetime) -> list[Message]:
         _publish_on_commit(conversation=conversation)
         _route(now=now)
         return messages
-    first_question = (
-        conversation.messages.filter(sender=Sender.VISITOR).order_by("id").first()
-    )
+    first_question = conversation.messages.filter(sender=Sender.VISITOR).order_by("id").first()
     ticket = Ticket.objects.create(
         source=TicketSource.CHAT,
         conversation=conversation,

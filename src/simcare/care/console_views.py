@@ -90,6 +90,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 @console_view
 def conversation(request: HttpRequest, public_id: str) -> HttpResponse:
     chat = _conversation(request, public_id)
+    user: Any = request.user
     values = chat_queries.placeholder_values(chat)
     responses = [
         (response.title, canned.fill(response.body, values))
@@ -103,13 +104,14 @@ def conversation(request: HttpRequest, public_id: str) -> HttpResponse:
             "chat": chat,
             "history": history,
             "last_id": history[-1].id if history else 0,
-            "panel": chat_queries.customer_panel(request.user, chat),
+            "panel": chat_queries.customer_panel(user, chat),
             "canned": responses,
-            "agents": AgentProfile.objects.select_related("user").exclude(user=request.user),
+            "agents": AgentProfile.objects.select_related("user").exclude(user=user),
             "teams": Team.objects.all(),
             "is_offered_to_me": chat.status == ConversationStatus.QUEUED
             and chat.offered_to_id in (None, request.user.pk),
-            "is_mine": chat.status == ConversationStatus.ACTIVE and chat.agent_id == request.user.pk,
+            "is_mine": chat.status == ConversationStatus.ACTIVE
+            and chat.agent_id == request.user.pk,
         },
     )
 

@@ -46,7 +46,7 @@ def _int(value: object) -> int:
         return 0
 
 
-class VisitorChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
     conversation: Conversation
     visitor_key: str
     language_was_chosen: bool
@@ -118,9 +118,7 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 elif kind == "sync":
                     await self._send_after(_int(content.get("last", 0)))
                 elif kind == "email_transcript":
-                    await database_sync_to_async(chat_services.email_transcript)(
-                        self.conversation
-                    )
+                    await database_sync_to_async(chat_services.email_transcript)(self.conversation)
                     await self.send_json(
                         {"type": "notice", "text": _("The transcript is on its way to your email.")}
                     )
@@ -155,7 +153,7 @@ def _verified_care_agent(scope: dict[str, Any]) -> Any:
     return user
 
 
-class AgentConsoleConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class AgentConsoleConsumer(AsyncJsonWebsocketConsumer):
     agent: Any
     watching: set[str]
 

@@ -3,7 +3,7 @@
 A Schedule holds the weekly spans in the team's time zone, the province whose
 statutory and provincial holidays close it (the `holidays` package), and custom
 closure dates. A holiday or closure closes the whole local day. Spans are
-half-open: a team open 09:00–17:00 is open at 09:00 and closed at 17:00.
+half-open: a team open 09:00-17:00 is open at 09:00 and closed at 17:00.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ class Weekday(models.IntegerChoices):
 
 
 class OpeningHours(models.Model):
-    """One opening span of a team on a weekday, in the team's time zone: Monday 09:00–17:00.
+    """One opening span of a team on a weekday, in the team's time zone: Monday 09:00-17:00.
     A day may have several spans (a lunch break); a day with none is closed."""
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="hours")
@@ -74,7 +74,7 @@ class OpeningHours(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_weekday_display()} {self.opens_at:%H:%M}–{self.closes_at:%H:%M}"
+        return f"{self.get_weekday_display()} {self.opens_at:%H:%M}-{self.closes_at:%H:%M}"
 
 
 class Closure(models.Model):
@@ -216,7 +216,9 @@ class Message(models.Model):
     text). Internal notes (sender "note") are for agents only. The id orders a conversation
     and is what a reconnecting client says it saw last."""
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
     sender = models.CharField(max_length=8, choices=Sender.choices)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

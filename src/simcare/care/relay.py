@@ -75,6 +75,6 @@ def publish_conversation(conversation: Conversation) -> None:
     payload = conversation_payload(conversation)
     _send(chat_group(conversation.public_id), {"type": "chat.status", **payload})
     _send(QUEUE_GROUP, {"type": "queue.changed", **payload})
-    for user_id in {conversation.offered_to_id, conversation.agent_id} - {None}:
-        assert user_id is not None
-        _send(agent_group(user_id), {"type": "queue.changed", **payload})
+    for user_id in (conversation.offered_to_id, conversation.agent_id):
+        if user_id is not None:
+            _send(agent_group(user_id), {"type": "queue.changed", **payload})

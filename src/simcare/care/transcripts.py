@@ -23,7 +23,9 @@ def transcript_rows(conversation: Conversation, *, language: str) -> list[tuple[
     rows = []
     with translation.override(language):
         for message in (
-            conversation.messages.select_related("author").exclude(sender=Sender.NOTE).order_by("id")
+            conversation.messages.select_related("author")
+            .exclude(sender=Sender.NOTE)
+            .order_by("id")
         ):
             when = formats.date_format(local(message.created_at), "Y-m-d H:i")
             rows.append((when, _speaker(message, conversation), message.body))

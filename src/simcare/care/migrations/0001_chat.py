@@ -8,162 +8,419 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0002_roles'),
+        ("accounts", "0002_roles"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CannedResponse',
+            name="CannedResponse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('language', models.CharField(max_length=8, verbose_name='language')),
-                ('title', models.CharField(max_length=80, verbose_name='title')),
-                ('body', models.TextField(verbose_name='text')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("language", models.CharField(max_length=8, verbose_name="language")),
+                ("title", models.CharField(max_length=80, verbose_name="title")),
+                ("body", models.TextField(verbose_name="text")),
             ],
             options={
-                'verbose_name': 'canned response',
-                'verbose_name_plural': 'canned responses',
-                'ordering': ['language', 'title'],
+                "verbose_name": "canned response",
+                "verbose_name_plural": "canned responses",
+                "ordering": ["language", "title"],
             },
         ),
         migrations.CreateModel(
-            name='Team',
+            name="Team",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=80, unique=True, verbose_name='name')),
-                ('time_zone', models.CharField(default='America/Toronto', max_length=60, verbose_name='time zone')),
-                ('province', models.CharField(default='ON', max_length=2, verbose_name='holidays of province')),
-                ('is_default', models.BooleanField(default=False, verbose_name='takes new chats')),
-                ('lead', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='team lead')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=80, unique=True, verbose_name="name")),
+                (
+                    "time_zone",
+                    models.CharField(
+                        default="America/Toronto", max_length=60, verbose_name="time zone"
+                    ),
+                ),
+                (
+                    "province",
+                    models.CharField(
+                        default="ON", max_length=2, verbose_name="holidays of province"
+                    ),
+                ),
+                ("is_default", models.BooleanField(default=False, verbose_name="takes new chats")),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="team lead",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'care team',
-                'verbose_name_plural': 'care teams',
+                "verbose_name": "care team",
+                "verbose_name_plural": "care teams",
             },
         ),
         migrations.CreateModel(
-            name='OpeningHours',
+            name="OpeningHours",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('weekday', models.PositiveSmallIntegerField(choices=[(0, 'Monday'), (1, 'Tuesday'), (2, 'Wednesday'), (3, 'Thursday'), (4, 'Friday'), (5, 'Saturday'), (6, 'Sunday')], verbose_name='weekday')),
-                ('opens_at', models.TimeField(verbose_name='opens at')),
-                ('closes_at', models.TimeField(verbose_name='closes at')),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='hours', to='care.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "weekday",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (0, "Monday"),
+                            (1, "Tuesday"),
+                            (2, "Wednesday"),
+                            (3, "Thursday"),
+                            (4, "Friday"),
+                            (5, "Saturday"),
+                            (6, "Sunday"),
+                        ],
+                        verbose_name="weekday",
+                    ),
+                ),
+                ("opens_at", models.TimeField(verbose_name="opens at")),
+                ("closes_at", models.TimeField(verbose_name="closes at")),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="hours",
+                        to="care.team",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'opening hours',
-                'verbose_name_plural': 'opening hours',
-                'ordering': ['team', 'weekday', 'opens_at'],
+                "verbose_name": "opening hours",
+                "verbose_name_plural": "opening hours",
+                "ordering": ["team", "weekday", "opens_at"],
             },
         ),
         migrations.CreateModel(
-            name='Conversation',
+            name="Conversation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('public_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('visitor_key', models.CharField(db_index=True, max_length=64)),
-                ('visitor_name', models.CharField(blank=True, max_length=120, verbose_name='name')),
-                ('visitor_contact', models.CharField(blank=True, max_length=254, verbose_name='number or email')),
-                ('language', models.CharField(default='en', max_length=8, verbose_name='language')),
-                ('status', models.CharField(choices=[('bot', 'With the bot'), ('queued', 'Waiting for a person'), ('active', 'With an agent'), ('ticket', 'Out of hours: a ticket'), ('closed', 'Closed')], default='bot', max_length=10)),
-                ('is_vip', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('queued_at', models.DateTimeField(blank=True, null=True)),
-                ('accepted_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('close_reason', models.CharField(blank=True, max_length=200, verbose_name='close reason')),
-                ('agent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='care_chats', to=settings.AUTH_USER_MODEL)),
-                ('offered_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('subscriber', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='care_conversations', to='accounts.subscriber')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='care_conversations', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='conversations', to='care.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("public_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("visitor_key", models.CharField(db_index=True, max_length=64)),
+                ("visitor_name", models.CharField(blank=True, max_length=120, verbose_name="name")),
+                (
+                    "visitor_contact",
+                    models.CharField(blank=True, max_length=254, verbose_name="number or email"),
+                ),
+                ("language", models.CharField(default="en", max_length=8, verbose_name="language")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("bot", "With the bot"),
+                            ("queued", "Waiting for a person"),
+                            ("active", "With an agent"),
+                            ("ticket", "Out of hours: a ticket"),
+                            ("closed", "Closed"),
+                        ],
+                        default="bot",
+                        max_length=10,
+                    ),
+                ),
+                ("is_vip", models.BooleanField(default=False)),
+                (
+                    "created_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                ("queued_at", models.DateTimeField(blank=True, null=True)),
+                ("accepted_at", models.DateTimeField(blank=True, null=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "close_reason",
+                    models.CharField(blank=True, max_length=200, verbose_name="close reason"),
+                ),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="care_chats",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "offered_to",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "subscriber",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="care_conversations",
+                        to="accounts.subscriber",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="care_conversations",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="conversations",
+                        to="care.team",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'conversation',
-                'verbose_name_plural': 'conversations',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "conversation",
+                "verbose_name_plural": "conversations",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Closure',
+            name="Closure",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('date', models.DateField(verbose_name='date')),
-                ('reason', models.CharField(blank=True, max_length=120, verbose_name='reason')),
-                ('team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='closures', to='care.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("date", models.DateField(verbose_name="date")),
+                ("reason", models.CharField(blank=True, max_length=120, verbose_name="reason")),
+                (
+                    "team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="closures",
+                        to="care.team",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'closure',
-                'verbose_name_plural': 'closures',
-                'ordering': ['date'],
+                "verbose_name": "closure",
+                "verbose_name_plural": "closures",
+                "ordering": ["date"],
             },
         ),
         migrations.CreateModel(
-            name='AgentProfile',
+            name="AgentProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('languages', models.JSONField(default=list, verbose_name='languages')),
-                ('max_concurrent_chats', models.PositiveSmallIntegerField(default=3, verbose_name='concurrent chat limit')),
-                ('is_available', models.BooleanField(default=False, verbose_name='available')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='agent_profile', to=settings.AUTH_USER_MODEL)),
-                ('team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='agents', to='care.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("languages", models.JSONField(default=list, verbose_name="languages")),
+                (
+                    "max_concurrent_chats",
+                    models.PositiveSmallIntegerField(
+                        default=3, verbose_name="concurrent chat limit"
+                    ),
+                ),
+                ("is_available", models.BooleanField(default=False, verbose_name="available")),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="agent_profile",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="agents",
+                        to="care.team",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'agent profile',
-                'verbose_name_plural': 'agent profiles',
+                "verbose_name": "agent profile",
+                "verbose_name_plural": "agent profiles",
             },
         ),
         migrations.CreateModel(
-            name='Ticket',
+            name="Ticket",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField(blank=True, null=True, unique=True)),
-                ('source', models.CharField(choices=[('chat', 'Chat'), ('web', 'Web form'), ('email', 'Email')], max_length=10)),
-                ('status', models.CharField(choices=[('new', 'New'), ('open', 'Open'), ('pending_customer', 'Pending customer'), ('resolved', 'Resolved'), ('closed', 'Closed')], default='open', max_length=20)),
-                ('subject', models.CharField(blank=True, max_length=200, verbose_name='subject')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('conversation', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='ticket', to='care.conversation')),
-                ('team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='tickets', to='care.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveIntegerField(blank=True, null=True, unique=True)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("chat", "Chat"), ("web", "Web form"), ("email", "Email")],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("open", "Open"),
+                            ("pending_customer", "Pending customer"),
+                            ("resolved", "Resolved"),
+                            ("closed", "Closed"),
+                        ],
+                        default="open",
+                        max_length=20,
+                    ),
+                ),
+                ("subject", models.CharField(blank=True, max_length=200, verbose_name="subject")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "conversation",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="ticket",
+                        to="care.conversation",
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="tickets",
+                        to="care.team",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'ticket',
-                'verbose_name_plural': 'tickets',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "ticket",
+                "verbose_name_plural": "tickets",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Message',
+            name="Message",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sender', models.CharField(choices=[('visitor', 'Visitor'), ('bot', 'Bot'), ('agent', 'Agent'), ('system', 'System'), ('note', 'Internal note')], max_length=8)),
-                ('body', models.TextField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('client_id', models.CharField(blank=True, max_length=64)),
-                ('author', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='care.conversation')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "sender",
+                    models.CharField(
+                        choices=[
+                            ("visitor", "Visitor"),
+                            ("bot", "Bot"),
+                            ("agent", "Agent"),
+                            ("system", "System"),
+                            ("note", "Internal note"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("body", models.TextField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("client_id", models.CharField(blank=True, max_length=64)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="care.conversation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'chat message',
-                'verbose_name_plural': 'chat messages',
-                'ordering': ['id'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('client_id', ''), _negated=True), fields=('conversation', 'client_id'), name='care_message_client_id_unique')],
+                "verbose_name": "chat message",
+                "verbose_name_plural": "chat messages",
+                "ordering": ["id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("client_id", ""), _negated=True),
+                        fields=("conversation", "client_id"),
+                        name="care_message_client_id_unique",
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='team',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_default', True)), fields=('is_default',), name='care_one_default_team'),
+            model_name="team",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_default", True)),
+                fields=("is_default",),
+                name="care_one_default_team",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='openinghours',
-            constraint=models.CheckConstraint(condition=models.Q(('closes_at__gt', models.F('opens_at'))), name='care_hours_close_after_open'),
+            model_name="openinghours",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("closes_at__gt", models.F("opens_at"))),
+                name="care_hours_close_after_open",
+            ),
         ),
         migrations.AddIndex(
-            model_name='conversation',
-            index=models.Index(fields=['status', 'queued_at'], name='care_conver_status_bbb043_idx'),
+            model_name="conversation",
+            index=models.Index(
+                fields=["status", "queued_at"], name="care_conver_status_bbb043_idx"
+            ),
         ),
     ]
