@@ -91,3 +91,7 @@ async def receive_until(
 
 def is_message(sender: str) -> Callable[[dict[str, Any]], bool]:
     return lambda frame: frame["type"] == "message" and frame["sender"] == sender
+
+
+# The notify tests' real SMTP server (aiosmtpd), for the emailed transcript.
+from tests.notify.conftest import smtp_server  # noqa: E402, F401

@@ -132,15 +132,17 @@ def open_conversation(
     now: dt.datetime | None = None,
 ) -> Conversation:
     """The visitor's open conversation, or a new one with the bot. A signed-in subscriber's
-    chat is linked to their account (and VIP status) the first time they are seen in it."""
+    chat is linked to their account (and VIP status) the first time they are seen in it,
+    and found again from any device they sign in on."""
     now = now or timezone.now()
     subscriber = _subscriber_of(user)
-    conversation = (
-        Conversation.objects.select_for_update()
-        .filter(visitor_key=visitor_key, status__in=chat_queries.VISITOR_OPEN_STATUSES)
-        .order_by("-id")
-        .first()
+    open_rows = Conversation.objects.select_for_update().filter(
+        status__in=chat_queries.VISITOR_OPEN_STATUSES
     )
+    conversation = open_rows.filter(visitor_key=visitor_key).order_by("-id").first()
+    if conversation is None and subscriber is not None:
+        # The same subscriber on another device or browser continues their open chat.
+        conversation = open_rows.filter(subscriber=subscriber).order_by("-id").first()
     if conversation is None:
         team = Team.objects.filter(is_default=True).first()
         return Conversation.objects.create(

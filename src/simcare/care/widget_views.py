@@ -16,7 +16,8 @@ from simcare.care import chat_queries, tokens, transcripts
 from simcare.care.models import Conversation
 
 
-def _allowed_conversation(request: HttpRequest, public_id: str) -> Conversation:
+def _allowed_conversation(request: HttpRequest, public_id: object) -> Conversation:
+    public_id = str(public_id)
     user: Any = request.user
     token = request.GET.get("t", "")
     try:
