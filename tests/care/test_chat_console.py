@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import time_machine
+from django.test import Client
 from django.urls import reverse
 
 from simcare.accounts.models import AuditEvent, Role, Subscriber, User
@@ -295,3 +296,12 @@ def test_the_customer_panel_shows_the_subscribers_wallet_and_previous_chats(
     assert panel.wallet_cents == 0
     assert panel.previous == [earlier]
     assert panel.lines == []
+
+
+def test_metrics_report_the_chat_queue_length(team: Team) -> None:
+    _queued()
+    _queued()
+
+    response = Client().get("/metrics")
+
+    assert "simcare_chat_queue_length 2.0" in response.content.decode()

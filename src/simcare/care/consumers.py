@@ -112,7 +112,8 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
                         client_id=str(content.get("client_id") or ""),
                         language_was_chosen=self.language_was_chosen,
                     )
-                    await self._refresh()
+                    if not self.language_was_chosen:
+                        await self._refresh()  # the first message may have set the language
                 elif kind == "person":
                     await database_sync_to_async(chat_services.request_person)(self.conversation)
                 elif kind == "sync":
