@@ -80,10 +80,10 @@ def console(user: User, *, verified: bool = True) -> WebsocketCommunicator:
 async def receive_until(
     communicator: WebsocketCommunicator, predicate: Callable[[dict[str, Any]], bool]
 ) -> list[dict[str, Any]]:
-    """Frames up to and including the first that matches (fails on a 5 s silence)."""
+    """Frames up to and including the first that matches (fails on a 20 s silence)."""
     frames = []
     while True:
-        frame = json.loads(await communicator.receive_from(timeout=5))
+        frame = json.loads(await communicator.receive_from(timeout=20))
         frames.append(frame)
         if predicate(frame):
             return frames
@@ -95,3 +95,14 @@ def is_message(sender: str) -> Callable[[dict[str, Any]], bool]:
 
 # The notify tests' real SMTP server (aiosmtpd), for the emailed transcript.
 from tests.notify.conftest import smtp_server  # noqa: E402, F401
+
+
+async def receive_messages(communicator: WebsocketCommunicator, count: int) -> list[dict[str, Any]]:
+    """The next `count` message frames, in id order: the Redis layer orders frames published
+    within one frozen clock tick arbitrarily, and clients order by id."""
+    frames: list[dict[str, Any]] = []
+    while len(frames) < count:
+        frame = json.loads(await communicator.receive_from(timeout=20))
+        if frame["type"] == "message":
+            frames.append(frame)
+    return sorted(frames, key=lambda frame: frame["id"])

@@ -82,9 +82,9 @@ def test_a_schedule_without_hours_never_opens() -> None:
 T0 = dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.UTC)
 
 
-def waiting(conversation_id: int, *, minutes: int, vip: bool = False, language: str = "en") -> (
-    routing.Waiting
-):
+def waiting(
+    conversation_id: int, *, minutes: int, vip: bool = False, language: str = "en"
+) -> routing.Waiting:
     return routing.Waiting(conversation_id, language, vip, T0 + dt.timedelta(minutes=minutes))
 
 

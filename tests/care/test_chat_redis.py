@@ -9,23 +9,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
-from django.db import connection
 from websockets.asyncio.client import connect
 
 from simcare.accounts.models import User
 from simcare.care import tokens
 from simcare.care.models import Conversation, ConversationStatus
+from tests.care.servers import web_processes
 from tests.conftest import signed_in_client
 
 pytestmark = [
@@ -33,69 +27,11 @@ pytestmark = [
     pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (Redis layer)"),
 ]
 
-SOURCE = Path(__file__).resolve().parents[2] / "src"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _database_url() -> str:
-    database = connection.settings_dict
-    if connection.vendor == "postgresql":
-        user = database["USER"] or "postgres"
-        password = f":{database['PASSWORD']}" if database["PASSWORD"] else ""
-        return (
-            f"postgres://{user}{password}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-        )
-    return f"sqlite:///{database['NAME']}"
-
-
-def _wait_until_up(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"simcare serve on {port} exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):  # noqa: S310
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"simcare serve on {port} did not start")
-
 
 @pytest.fixture
 def two_servers(tmp_path: Path) -> Iterator[tuple[int, int]]:
-    environment = {
-        **os.environ,
-        "PYTHONPATH": f"{SOURCE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-        "DATABASE_URL": _database_url(),
-        "SIMCARE_DATA_DIR": str(tmp_path),
-        "SIMCARE_SECRET_KEY": settings.SECRET_KEY,
-        "SIMCARE_FIELD_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
-        "SIMCARE_TESTING": "",
-        "SIMCARE_LOG_LEVEL": "WARNING",
-    }
-    ports = (_free_port(), _free_port())
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "simcare.cli", "serve", "--host", "127.0.0.1", "--port", str(p)],
-            env=environment,
-        )
-        for p in ports
-    ]
-    try:
-        for port, process in zip(ports, processes, strict=True):
-            _wait_until_up(port, process)
-        yield ports
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=20)
+    with web_processes(2, tmp_path) as ports:
+        yield ports[0], ports[1]
 
 
 async def _until(socket_: Any, predicate: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:

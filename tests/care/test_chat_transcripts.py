@@ -28,7 +28,7 @@ def _chat(query: str = "language=en", *, client: Client | None = None) -> dict[s
     async def scenario() -> dict[str, Any]:
         communicator = visitor(query, client=client)
         await communicator.connect()
-        session = json.loads(await communicator.receive_from(timeout=5))
+        session = json.loads(await communicator.receive_from(timeout=20))
         await communicator.send_json_to({"type": "message", "body": "<i>Où</i> est ma SIM ? 🚚"})
         await receive_until(communicator, is_message("system"))
         await communicator.disconnect()
@@ -97,7 +97,7 @@ def test_a_signed_in_subscriber_has_the_transcript_emailed(
         await communicator.connect()
         await receive_until(communicator, is_message("system"))
         await communicator.send_json_to({"type": "email_transcript"})
-        frame = json.loads(await communicator.receive_from(timeout=5))
+        frame = json.loads(await communicator.receive_from(timeout=20))
         await communicator.disconnect()
         return frame
 
@@ -106,7 +106,10 @@ def test_a_signed_in_subscriber_has_the_transcript_emailed(
         discover()
         run_job("outbox")
 
-    assert notice == {"type": "notice", "text": "La transcription est en route vers votre courriel."}
+    assert notice == {
+        "type": "notice",
+        "text": "La transcription est en route vers votre courriel.",
+    }
     assert [recipients for _sender, recipients in smtp_server.envelopes] == [["chloe@example.com"]]
     message = smtp_server.messages[0]
     assert message["Subject"] == "La transcription de votre clavardage"
@@ -119,9 +122,9 @@ def test_an_anonymous_visitor_is_told_to_sign_in_for_the_email(team: Any) -> Non
     async def ask() -> dict[str, Any]:
         communicator = visitor()
         await communicator.connect()
-        await communicator.receive_from(timeout=5)
+        await communicator.receive_from(timeout=20)
         await communicator.send_json_to({"type": "email_transcript"})
-        frame = json.loads(await communicator.receive_from(timeout=5))
+        frame = json.loads(await communicator.receive_from(timeout=20))
         await communicator.disconnect()
         return frame
 

@@ -35,7 +35,10 @@
     item.appendChild(who);
     item.appendChild(document.createTextNode(" "));
     item.appendChild(body);
-    log.appendChild(item);
+    var later = Array.prototype.find.call(log.children, function (other) {
+      return parseInt(other.getAttribute("data-id"), 10) > message.id;
+    });
+    log.insertBefore(item, later || null);
     log.scrollTop = log.scrollHeight;
   }
 

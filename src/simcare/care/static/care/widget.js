@@ -128,7 +128,11 @@
     var body = el("span", "simcare-body");
     body.appendChild(linkified(message.body));
     item.appendChild(body);
-    log.appendChild(item);
+    // In id order: two processes may relay messages a moment apart.
+    var later = Array.prototype.find.call(log.children, function (other) {
+      return parseInt(other.getAttribute("data-id"), 10) > message.id;
+    });
+    log.insertBefore(item, later || null);
     log.scrollTop = log.scrollHeight;
   }
 
