@@ -12,8 +12,8 @@ In the same run:
   after being stored, which is the path every agent and visitor message takes.
 
 Clients connect in batches of 100; "held" counts the clients still connected after every
-message was delivered. Messages go out from random clients with at most --in-flight (default 10) awaiting
-delivery at once; messages/s is the rate that sustained.
+message was delivered. Messages go out from random clients with at most --in-flight
+(default 10) awaiting delivery at once; messages/s is the rate that sustained.
 Add REDIS_URL to measure the Redis channel layer instead of the in-memory one.
 """
 
@@ -69,7 +69,7 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], *, path: str = ""
             raise SystemExit(f"server on port {port} exited with {process.returncode}")
         try:
             if path:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2):  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2):
                     return
             else:
                 with socket.create_connection(("127.0.0.1", port), timeout=2):

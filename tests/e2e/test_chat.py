@@ -83,7 +83,9 @@ def test_a_visitor_chats_with_the_bot_then_an_agent(
 
     # asks for a person: the chat reaches the agent's live queue
     page.get_by_role("button", name="转人工").click()
-    expect(log.locator(".simcare-msg-system").last).to_have_text("您已进入排队。工作人员将很快为您服务。")
+    expect(log.locator(".simcare-msg-system").last).to_have_text(
+        "您已进入排队。工作人员将很快为您服务。"
+    )
     console.get_by_role("button", name="Accept").click()
     expect(console.locator("#chat-log")).to_contain_text("<b>怎么</b>充值？")  # noqa: RUF001
     expect(log.locator(".simcare-msg-system").last).to_have_text("Mei 已加入对话。")
@@ -99,9 +101,7 @@ def test_a_visitor_chats_with_the_bot_then_an_agent(
     # the agent closes the chat with a reason
     console.get_by_label("Close with a reason").fill("answered")
     console.get_by_role("button", name="Close the chat").click()
-    expect(log.locator(".simcare-msg-system").last).to_have_text(
-        "本次对话已结束。感谢您联系我们。"  # noqa: RUF001
-    )
+    expect(log.locator(".simcare-msg-system").last).to_have_text("本次对话已结束。感谢您联系我们。")
     conversation = Conversation.objects.get()
     assert conversation.status == ConversationStatus.CLOSED
     assert conversation.close_reason == "answered"

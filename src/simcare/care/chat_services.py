@@ -185,10 +185,7 @@ def post_visitor_message(
     client_id = client_id[:64] if isinstance(client_id, str) else ""
     if client_id and conversation.messages.filter(client_id=client_id).exists():
         return []
-    if (
-        not language_was_chosen
-        and not conversation.messages.filter(sender=Sender.VISITOR).exists()
-    ):
+    if not language_was_chosen and not conversation.messages.filter(sender=Sender.VISITOR).exists():
         detected = detect_language(text)
         if detected and detected != conversation.language:
             conversation.language = detected
