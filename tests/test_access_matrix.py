@@ -222,6 +222,28 @@ for _name in (
 ):
     SAMPLES[_name] = _care_chat
 
+
+def _care_attachment(world: World) -> list[Sample]:
+    from django.core.files.base import ContentFile
+
+    from simcare.care.models import ChatAttachment, Message
+
+    _care_chat(world)
+    message = Message.objects.create(
+        conversation=world.objects["care.conversation"],
+        sender="visitor",
+        body="bill.pdf",
+        has_attachment=True,
+    )
+    attachment = ChatAttachment(
+        message=message, name="bill.pdf", content_type="application/pdf", size=9
+    )
+    attachment.file.save("bill.pdf", ContentFile(b"%PDF-1.4\n%%EOF\n"), save=True)
+    return [Sample({"message_id": str(message.pk)})]
+
+
+SAMPLES["chat:attachment"] = _care_attachment
+
 # Queries for parameterless URLs that need one to do their job.
 QUERIES: dict[str, str] = {
     "admin:autocomplete": "app_label=accounts&model_name=subscriber&field_name=user&term=sub",
@@ -266,6 +288,7 @@ EXPECTED.update(
         # Without the link's token: the agent of the chat and admins only.
         "chat:transcript_text": {**everyone(DENIED), "agent": ALLOWED, "admin": ALLOWED},
         "chat:transcript_pdf": {**everyone(DENIED), "agent": ALLOWED, "admin": ALLOWED},
+        "chat:attachment": {**everyone(DENIED), "agent": ALLOWED, "admin": ALLOWED},
     }
 )
 

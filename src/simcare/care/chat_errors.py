@@ -47,3 +47,11 @@ class TransferRefused(DomainError):
 
     def default_message(self) -> str:
         return _("Choose another agent or a team to transfer this chat to.")
+
+
+class AttachmentRefused(DomainError):
+    code = "chat_attachment_refused"
+    status = 422
+
+    def default_message(self) -> str:
+        return _("Only images (JPEG, PNG, GIF, WebP) and PDF files up to 5 MB can be sent.")

@@ -21,6 +21,7 @@ from simcare.care import hours
 from simcare.care.models import (
     AgentProfile,
     CannedResponse,
+    ChatAttachment,
     Closure,
     Conversation,
     ConversationStatus,
@@ -134,10 +135,14 @@ def conversation_for_visitor(
 def messages_after(
     conversation: Conversation, last_seen_id: int = 0, *, include_notes: bool = False
 ) -> list[Message]:
-    rows = conversation.messages.select_related("author").filter(id__gt=last_seen_id)
+    rows = conversation.messages.select_related("author", "attachment").filter(id__gt=last_seen_id)
     if not include_notes:
         rows = rows.exclude(sender=Sender.NOTE)
     return list(rows.order_by("id")[:RECENT_MESSAGES] if last_seen_id == 0 else rows.order_by("id"))
+
+
+def attachment_for(*, message_id: int) -> ChatAttachment:
+    return ChatAttachment.objects.select_related("message__conversation").get(message_id=message_id)
 
 
 def waiting_queue(user: Any) -> list[Conversation]:

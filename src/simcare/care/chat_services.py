@@ -12,14 +12,16 @@ import datetime as dt
 import functools
 import re
 
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from simcare.accounts.models import Subscriber, User
 from simcare.accounts.services import record_audit
-from simcare.care import bot_adapter, chat_queries, hours, relay, routing, transcripts
+from simcare.care import attachments, bot_adapter, chat_queries, hours, relay, routing, transcripts
 from simcare.care.chat_errors import (
+    AttachmentRefused,
     ConversationClosed,
     MessageRefused,
     NotOffered,
@@ -28,6 +30,7 @@ from simcare.care.chat_errors import (
 )
 from simcare.care.models import (
     AgentProfile,
+    ChatAttachment,
     Conversation,
     ConversationStatus,
     Message,
@@ -201,6 +204,50 @@ def post_visitor_message(
     if reply.handoff:
         stored += _hand_off(conversation, now=now)
     return stored
+
+
+@transaction.atomic
+def post_visitor_attachment(
+    conversation: Conversation,
+    *,
+    name: str,
+    data: bytes,
+    client_id: str = "",
+    now: dt.datetime | None = None,
+) -> Message:
+    """Store a visitor's image or PDF after checking it by content (care/attachments.py);
+    the bot does not read files, so it goes to whoever serves the chat."""
+    try:
+        checked = attachments.check(name, data)
+    except attachments.NotAllowed:
+        raise AttachmentRefused() from None
+    now = now or timezone.now()
+    conversation = _locked(conversation)
+    if conversation.status == ConversationStatus.CLOSED:
+        raise ConversationClosed()
+    client_id = client_id[:64] if isinstance(client_id, str) else ""
+    if client_id:
+        existing = conversation.messages.filter(client_id=client_id).first()
+        if existing is not None:
+            return existing
+    message = Message.objects.create(
+        conversation=conversation,
+        sender=Sender.VISITOR,
+        body=checked.name,
+        client_id=client_id,
+        created_at=now,
+        has_attachment=True,
+    )
+    attachment = ChatAttachment(
+        message=message,
+        name=checked.name,
+        content_type=checked.content_type,
+        size=len(checked.content),
+    )
+    attachment.file.save(checked.name, ContentFile(checked.content), save=False)
+    attachment.save()
+    _publish_on_commit(message)
+    return message
 
 
 @transaction.atomic

@@ -7,6 +7,7 @@ token, then every message after `last`. Frames the client sends:
   {"type": "person"}                                    talk to a person
   {"type": "sync", "last": 41}                          everything after id 41
   {"type": "email_transcript"}                          the transcript to my account's email
+  {"type": "attachment", "name": "…", "data": "<base64>", "client_id": "…"}  an image or PDF
 Frames it receives: session, message, status, notice, error {code, message}.
 
 Agent, `/ws/care/console/` (agents and admins signed in with TOTP):
@@ -17,6 +18,8 @@ Frames it receives: message, status, queue (the queue changed), error.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -44,6 +47,16 @@ def _int(value: object) -> int:
         return max(int(str(value)), 0)
     except ValueError:
         return 0
+
+
+def _decoded(data: object) -> bytes:
+    """Base64 file content; anything else is an empty (refused) file."""
+    if not isinstance(data, str):
+        return b""
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
 
 
 class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
@@ -114,6 +127,13 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
                     )
                     if not self.language_was_chosen:
                         await self._refresh()  # the first message may have set the language
+                elif kind == "attachment":
+                    await database_sync_to_async(chat_services.post_visitor_attachment)(
+                        self.conversation,
+                        name=str(content.get("name") or ""),
+                        data=_decoded(content.get("data")),
+                        client_id=str(content.get("client_id") or ""),
+                    )
                 elif kind == "person":
                     await database_sync_to_async(chat_services.request_person)(self.conversation)
                 elif kind == "sync":

@@ -227,6 +227,8 @@ class Message(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # The client's own id for a message it sent, so a resend after a drop is stored once.
     client_id = models.CharField(max_length=64, blank=True)
+    # A checked file goes with it (ChatAttachment); the body then holds the file's name.
+    has_attachment = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["id"]
@@ -304,3 +306,21 @@ class CannedResponse(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.language}] {self.title}"
+
+
+class ChatAttachment(models.Model):
+    """A checked file a visitor sent in a chat: an image re-encoded without its metadata,
+    or a PDF. Served only as a download, to those who may see the chat."""
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="attachment")
+    file = models.FileField(upload_to="care/attachments/%Y/%m/")
+    name = models.CharField(max_length=120)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name = _("chat attachment")
+        verbose_name_plural = _("chat attachments")
+
+    def __str__(self) -> str:
+        return self.name

@@ -47,6 +47,17 @@ def message_payload(message: Message) -> dict[str, Any]:
         "created_at": message.created_at.isoformat(),
         "author": (author.first_name or author.username) if author is not None else "",
         "client_id": message.client_id,
+        "attachment": _attachment(message) if message.has_attachment else None,
+    }
+
+
+def _attachment(message: Message) -> dict[str, Any]:
+    attachment = message.attachment
+    return {
+        "id": message.id,
+        "name": attachment.name,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
     }
 
 

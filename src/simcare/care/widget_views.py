@@ -1,4 +1,4 @@
-"""The widget's HTTP side: transcript downloads (text and PDF).
+"""The widget's HTTP side: transcript downloads (text and PDF) and attachments.
 
 The link carries a signed transcript token the chat hands the visitor (valid
 a day); a signed-in owner or an agent who may see the chat needs none. Anyone
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
 from simcare.care import chat_queries, tokens, transcripts
-from simcare.care.models import Conversation
+from simcare.care.models import ChatAttachment, Conversation
 
 
 def _allowed_conversation(request: HttpRequest, public_id: object) -> Conversation:
@@ -32,6 +32,20 @@ def _allowed_conversation(request: HttpRequest, public_id: object) -> Conversati
     except (Conversation.DoesNotExist, ValueError):
         pass
     raise Http404
+
+
+@require_GET
+def attachment(request: HttpRequest, message_id: int) -> FileResponse:
+    try:
+        row = chat_queries.attachment_for(message_id=message_id)
+    except ChatAttachment.DoesNotExist:
+        raise Http404 from None
+    _allowed_conversation(request, row.message.conversation.public_id)
+    response = FileResponse(
+        row.file.open("rb"), as_attachment=True, filename=row.name, content_type=row.content_type
+    )
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
 
 
 @require_GET

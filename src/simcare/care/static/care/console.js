@@ -31,7 +31,14 @@
     who.textContent = message.author || labels[message.sender] || message.sender;
     var body = document.createElement("span");
     body.className = "body";
-    body.textContent = message.body;
+    if (message.attachment) {
+      var download = document.createElement("a");
+      download.href = "/chat/attachments/" + message.attachment.id + "/";
+      download.textContent = "📎 " + message.attachment.name;
+      body.appendChild(download);
+    } else {
+      body.textContent = message.body;
+    }
     item.appendChild(who);
     item.appendChild(document.createTextNode(" "));
     item.appendChild(body);

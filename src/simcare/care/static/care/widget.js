@@ -14,15 +14,15 @@
   var base = new URL(script.src, window.location.href);
   var STORE = "simcare.chat.";
   var TEXTS = {
-    "en": { open: "Chat with us", title: "Chat", send: "Send", person: "Talk to a person",
+    "en": { attach: "Send a photo or PDF", open: "Chat with us", title: "Chat", send: "Send", person: "Talk to a person",
             placeholder: "Type your question", text: "Transcript (text)", pdf: "PDF",
             email: "Email me the transcript", close: "Close", offline: "Reconnecting…",
             visitor: "You", bot: "Assistant", agent: "Agent", system: "" },
-    "fr": { open: "Clavarder avec nous", title: "Clavardage", send: "Envoyer", person: "Parler à une personne",
+    "fr": { attach: "Envoyer une photo ou un PDF", open: "Clavarder avec nous", title: "Clavardage", send: "Envoyer", person: "Parler à une personne",
             placeholder: "Écrivez votre question", text: "Transcription (texte)", pdf: "PDF",
             email: "M'envoyer la transcription", close: "Fermer", offline: "Reconnexion…",
             visitor: "Vous", bot: "Assistant", agent: "Agent", system: "" },
-    "zh-hans": { open: "在线咨询", title: "在线咨询", send: "发送", person: "转人工",
+    "zh-hans": { attach: "发送图片或PDF", open: "在线咨询", title: "在线咨询", send: "发送", person: "转人工",
             placeholder: "请输入您的问题", text: "聊天记录（文本）", pdf: "PDF",
             email: "将聊天记录发到我的邮箱", close: "关闭", offline: "正在重新连接…",
             visitor: "您", bot: "助手", agent: "客服", system: "" }
@@ -84,9 +84,14 @@
   person.type = "button";
   var textLink = el("a", "simcare-chat-transcript", t.text);
   var pdfLink = el("a", "simcare-chat-transcript", t.pdf);
+  var fileLabel = el("label", "simcare-chat-attach", t.attach);
+  var file = el("input");
+  file.type = "file";
+  file.accept = "image/jpeg,image/png,image/gif,image/webp,application/pdf";
+  fileLabel.appendChild(file);
   var email = el("button", "simcare-chat-email", t.email);
   email.type = "button";
-  [person, textLink, pdfLink, email].forEach(function (node) { tools.appendChild(node); });
+  [person, fileLabel, textLink, pdfLink, email].forEach(function (node) { tools.appendChild(node); });
   [header, log, state, form, tools].forEach(function (node) { panel.appendChild(node); });
   document.body.appendChild(launcher);
   document.body.appendChild(panel);
@@ -126,7 +131,14 @@
     var who = message.sender === "agent" && message.author ? message.author : t[message.sender];
     if (who) { item.appendChild(el("span", "simcare-who", who)); }
     var body = el("span", "simcare-body");
-    body.appendChild(linkified(message.body));
+    if (message.attachment) {
+      var download = el("a", "simcare-attachment", "📎 " + message.attachment.name);
+      download.href = new URL("/chat/attachments/" + message.attachment.id + "/?t=" + encodeURIComponent(transcriptToken), base).href;
+      download.rel = "noopener nofollow noreferrer";
+      body.appendChild(download);
+    } else {
+      body.appendChild(linkified(message.body));
+    }
     item.appendChild(body);
     // In id order: two processes may relay messages a moment apart.
     var later = Array.prototype.find.call(log.children, function (other) {
@@ -218,6 +230,17 @@
   });
   person.addEventListener("click", function () {
     if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify({ type: "person" })); }
+  });
+  file.addEventListener("change", function () {
+    var chosen = file.files && file.files[0];
+    if (!chosen) { return; }
+    var reader = new FileReader();
+    reader.addEventListener("load", function () {
+      var data = String(reader.result).split(",")[1] || "";
+      submit({ type: "attachment", name: chosen.name, data: data, client_id: randomId() });
+      file.value = "";
+    });
+    reader.readAsDataURL(chosen);
   });
   email.addEventListener("click", function () {
     if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify({ type: "email_transcript" })); }
