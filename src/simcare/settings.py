@@ -364,6 +364,8 @@ SIMCARE_WORKER_HEARTBEAT_MAX_AGE_SECONDS = 180
 # Outside sites that may embed the chat widget (its WebSocket checks the Origin header),
 # e.g. "https://www.example-mobile.ca"; the site's own ALLOWED_HOSTS always may.
 SIMCARE_CHAT_ALLOWED_ORIGINS = _env_list("SIMCARE_CHAT_ALLOWED_ORIGINS")
+# Closed chats (messages, attachments) are deleted after this many days (70-trust.md).
+SIMCARE_CHAT_RETENTION_DAYS = int(os.environ.get("SIMCARE_CHAT_RETENTION_DAYS", "730"))
 
 # --- Logging: structlog, JSON in production -------------------------------------------------
 LOG_LEVEL = os.environ.get("SIMCARE_LOG_LEVEL", "INFO")

@@ -22,6 +22,7 @@ from simcare.care.models import (
     Sender,
     Team,
 )
+from simcare.ops.jobs import discover, run_job
 from tests.care.conftest import IN_HOURS
 from tests.conftest import signed_in_client
 
@@ -305,3 +306,24 @@ def test_metrics_report_the_chat_queue_length(team: Team) -> None:
     response = Client().get("/metrics")
 
     assert "simcare_chat_queue_length 2.0" in response.content.decode()
+
+
+def test_the_retention_job_deletes_chats_closed_over_two_years_ago(
+    team: Team, make_agent: Callable[..., User], clock: time_machine.Traveller
+) -> None:
+    agent = make_agent()
+    old = _queued()
+    chat_services.accept_chat(old, agent=agent)
+    chat_services.close_chat(old, acting_user=agent, reason="done")
+    clock.shift(dt.timedelta(days=700))
+    recent = _queued()
+    chat_services.accept_chat(recent, agent=agent)
+    chat_services.close_chat(recent, acting_user=agent, reason="done")
+    clock.shift(dt.timedelta(days=31))
+    discover()
+
+    summary = run_job("chat_retention")
+
+    assert summary == {"deleted": 1}
+    assert list(Conversation.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert not Message.objects.filter(conversation_id=old.pk).exists()

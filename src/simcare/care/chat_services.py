@@ -12,8 +12,10 @@ import datetime as dt
 import functools
 import re
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
@@ -543,3 +545,24 @@ def email_transcript(
         },
         now=now,
     )
+
+
+@transaction.atomic
+def purge_old_chats(*, now: dt.datetime | None = None) -> int:
+    """Delete chats closed (or become tickets) longer ago than the retention period, with
+    their messages and attachment files (70-trust.md: 2 years by default); returns how many."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.SIMCARE_CHAT_RETENTION_DAYS)
+    old = Conversation.objects.filter(
+        Q(status=ConversationStatus.CLOSED, closed_at__lt=cutoff)
+        | Q(status=ConversationStatus.TICKET, created_at__lt=cutoff)
+    )
+    files = list(
+        ChatAttachment.objects.filter(message__conversation__in=old).values_list("file", flat=True)
+    )
+    count = old.count()
+    old.delete()
+    storage = ChatAttachment._meta.get_field("file").storage  # type: ignore[attr-defined]
+    for name in files:
+        transaction.on_commit(functools.partial(storage.delete, name))
+    return count
