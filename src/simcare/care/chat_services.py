@@ -562,7 +562,7 @@ def purge_old_chats(*, now: dt.datetime | None = None) -> int:
     )
     count = old.count()
     old.delete()
-    storage = ChatAttachment._meta.get_field("file").storage  # type: ignore[attr-defined]
+    storage = ChatAttachment._meta.get_field("file").storage
     for name in files:
         transaction.on_commit(functools.partial(storage.delete, name))
     return count
