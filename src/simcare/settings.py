@@ -189,7 +189,8 @@ if REDIS_URL:
         "consumer": {"workers": 2, "worker_type": "thread", "check_worker_health": True},
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Channels' in-memory layer with a periodic sweep (simcare.kit.channel_layers).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "simcare.kit.channel_layers.InMemoryChannelLayer"}}
     # A database cache, so rate limits and lockouts hold across the web process
     # and the worker on the embedded default too.
     CACHES = {
