@@ -73,7 +73,7 @@ def test_a_visitor_chats_with_the_bot_then_an_agent(
     page.goto(f"{server}/zh-hans/")
     page.get_by_role("button", name="在线咨询").click()
     page.get_by_role("textbox", name="请输入您的问题").fill("<b>怎么</b>充值？")  # noqa: RUF001
-    page.get_by_role("button", name="发送").click()
+    page.get_by_role("button", name="发送", exact=True).click()
     log = page.locator(".simcare-chat-log")
     expect(log.locator(".simcare-msg-visitor .simcare-body")).to_have_text(
         "<b>怎么</b>充值？"  # noqa: RUF001
@@ -92,7 +92,7 @@ def test_a_visitor_chats_with_the_bot_then_an_agent(
 
     # the agent replies with a link; the visitor sees it live, as a safe link
     console.get_by_label("Reply").fill("您好！请看 https://example.com/topup")  # noqa: RUF001
-    console.get_by_role("button", name="Send").click()
+    console.get_by_role("button", name="Send", exact=True).click()
     reply = log.locator(".simcare-msg-agent")
     expect(reply).to_contain_text("您好！请看")  # noqa: RUF001
     link = reply.get_by_role("link", name="https://example.com/topup")

@@ -8,18 +8,11 @@ chat still reaches a person; once they are, the chat uses them without change.
 from __future__ import annotations
 
 import importlib
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from django.utils import translation
 from django.utils.translation import gettext as _
-
-# Asking for a person, in the three languages (the bot has its own, richer list).
-_PERSON = re.compile(
-    r"人工|真人|客服|\bagent\b|\bhuman\b|\bperson\b|\bun agent\b|\bconseiller\b|\bquelqu'un\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -46,14 +39,11 @@ def handoff_text(language: str) -> str:
         return _("I'll connect you to a person.")
 
 
-def wants_person(text: str) -> bool:
-    return bool(_PERSON.search(text))
-
-
 def reply_to(question: str, *, language: str, user: Any = None) -> BotReply:
     """The bot's answer to one visitor message in `language`."""
     bot = _bot()
     if bot is None:
+        # Without the knowledge base every question goes to a person.
         return BotReply(handoff_text(language), handoff=True)
     with translation.override(language):
         answer = bot.answer_for(question, language=language, user=user)

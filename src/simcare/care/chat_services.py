@@ -198,9 +198,6 @@ def post_visitor_message(
     stored = [_store(conversation, Sender.VISITOR, text, client_id=client_id, now=now)]
     if conversation.status != ConversationStatus.BOT:
         return stored
-    if bot_adapter.wants_person(text) and not bot_adapter.is_available():
-        stored += _hand_off(conversation, now=now)
-        return stored
     reply = bot_adapter.reply_to(text, language=conversation.language, user=conversation.user)
     stored.append(_store(conversation, Sender.BOT, reply.text, now=now))
     if reply.handoff:

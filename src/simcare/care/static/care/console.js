@@ -9,13 +9,13 @@
   var last = parseInt(root.getAttribute("data-last") || "0", 10);
   var seen = {};
   var delay = 500;
-  var labels = { visitor: "Visitor", bot: "Bot", agent: "Agent", system: "System", note: "Note" };
+  var labels = {};
+  ["visitor", "bot", "agent", "system", "note"].forEach(function (kind) {
+    labels[kind] = root.getAttribute("data-label-" + kind) || kind;
+  });
   if (log) {
     log.querySelectorAll("[data-id]").forEach(function (item) {
       seen[item.getAttribute("data-id")] = true;
-      var who = item.querySelector(".who");
-      var kind = item.className.replace(/.*msg-/, "");
-      if (who) { labels[kind] = who.textContent; }
     });
   }
 
