@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from asgiref.sync import async_to_sync
 
+from simcare.care import bot_adapter
 from simcare.care.models import Conversation, ConversationStatus
 from tests.care.conftest import IN_HOURS, receive_messages, visitor
 
@@ -57,7 +58,11 @@ def test_the_bot_answers_from_the_knowledge_base_in_the_chats_language(
 
     with time_machine.travel(IN_HOURS, tick=False):
         frames = async_to_sync(scenario)()
+        expected = bot_adapter.reply_to(question, language=language)
 
     assert [frame["sender"] for frame in frames] == ["visitor", "bot"]
+    assert frames[1]["body"] == expected.text
+    assert expected.handoff is False
+    assert expected.slug == "esim-activation"
     assert answer in frames[1]["body"]
     assert Conversation.objects.get().status == ConversationStatus.BOT
