@@ -174,6 +174,46 @@ class Sample:
     query: str = ""
 
 
+def _care_object(label: str) -> Callable[[World], Model | None]:
+    """The care admin's sample rows, made on first use (a team with hours, its agent…)."""
+
+    def make(world: World) -> Model | None:
+        from simcare.care import models as care
+
+        if "care.team" not in world.objects:
+            team = care.Team.objects.create(name="Matrix team", is_default=True)
+            world.objects["care.team"] = team
+            world.objects["care.openinghours"] = care.OpeningHours.objects.create(
+                team=team, weekday=0, opens_at=dt.time(9), closes_at=dt.time(17)
+            )
+            world.objects["care.closure"] = care.Closure.objects.create(
+                team=team, date=dt.date(2026, 12, 24), reason="party"
+            )
+            world.objects["care.agentprofile"] = care.AgentProfile.objects.create(
+                user=world.users["agent"], team=team, languages=["en"]
+            )
+            world.objects["care.cannedresponse"] = care.CannedResponse.objects.create(
+                language="en", title="Hello", body="Hello {first_name}"
+            )
+            _care_chat(world)
+            world.objects["care.ticket"] = care.Ticket.objects.create(
+                number=1, source="chat", conversation=world.objects["care.conversation"]
+            )
+        return world.objects[label]
+
+    return make
+
+
+for _label in (
+    "care.team",
+    "care.closure",
+    "care.agentprofile",
+    "care.cannedresponse",
+    "care.conversation",
+    "care.ticket",
+):
+    SAMPLE_OBJECTS[_label] = _care_object(_label)
+
 # Sample parameters of the other URLs with parameters, keyed by URL name (or the
 # route of an unnamed pattern, "<lang>/" standing for the language prefix).
 SAMPLES: dict[str, Callable[[World], list[Sample]]] = {
@@ -229,6 +269,57 @@ SAMPLES: dict[str, Callable[[World], list[Sample]]] = {
         Sample({"return_id": str(_aftersales(world)["return"].pk)})
     ],
 }
+
+
+def _care_chat(world: World) -> list[Sample]:
+    """A chat the matrix agent accepted (care console and transcripts)."""
+    from simcare.care.models import Conversation, ConversationStatus
+
+    conversation = world.objects.get("care.conversation")
+    if conversation is None:
+        conversation = Conversation.objects.create(
+            visitor_key="v_matrix",
+            status=ConversationStatus.ACTIVE,
+            agent=world.users["agent"],
+            language="en",
+        )
+        world.objects["care.conversation"] = conversation
+    return [Sample({"public_id": str(conversation.public_id)})]  # type: ignore[attr-defined]
+
+
+for _name in (
+    "console:conversation",
+    "console:accept",
+    "console:decline",
+    "console:send",
+    "console:transfer",
+    "console:close",
+    "chat:transcript_text",
+    "chat:transcript_pdf",
+):
+    SAMPLES[_name] = _care_chat
+
+
+def _care_attachment(world: World) -> list[Sample]:
+    from django.core.files.base import ContentFile
+
+    from simcare.care.models import ChatAttachment, Message
+
+    _care_chat(world)
+    message = Message.objects.create(
+        conversation=world.objects["care.conversation"],
+        sender="visitor",
+        body="bill.pdf",
+        has_attachment=True,
+    )
+    attachment = ChatAttachment(
+        message=message, name="bill.pdf", content_type="application/pdf", size=9
+    )
+    attachment.file.save("bill.pdf", ContentFile(b"%PDF-1.4\n%%EOF\n"), save=True)
+    return [Sample({"message_id": str(message.pk)})]
+
+
+SAMPLES["chat:attachment"] = _care_attachment
 
 # Queries for parameterless URLs that need one to do their job.
 QUERIES: dict[str, str] = {
@@ -323,6 +414,32 @@ EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
     },
 }
 
+# The agent console: agents and admins with TOTP; staff without it are sent to sign in.
+_CONSOLE_PAGE: dict[str, str | frozenset[str]] = {
+    "anonymous": LOGIN,
+    "subscriber": DENIED,
+    "reseller": DENIED,
+    "agent": ALLOWED,
+    "clerk": DENIED,
+    "admin": ALLOWED,
+    "staff_without_otp": LOGIN,
+}
+EXPECTED.update(
+    {
+        "console:home": _CONSOLE_PAGE,
+        "console:queue": _CONSOLE_PAGE,
+        "console:conversation": _CONSOLE_PAGE,
+        **{
+            f"console:{action}": everyone(NOT_GET)
+            for action in ("availability", "accept", "decline", "send", "transfer", "close")
+        },
+        # Without the link's token: the agent of the chat and admins only.
+        "chat:transcript_text": {**everyone(DENIED), "agent": ALLOWED, "admin": ALLOWED},
+        "chat:transcript_pdf": {**everyone(DENIED), "agent": ALLOWED, "admin": ALLOWED},
+        "chat:attachment": {**everyone(DENIED), "agent": ALLOWED, "admin": ALLOWED},
+    }
+)
+
 # The admin: only verified staff get past the site's gate; the admin role (superuser)
 # sees everything; agents and clerks are staff without model permissions, so they
 # reach the index and their own password page and are refused every model page.
@@ -380,6 +497,8 @@ ADMIN_REFUSED_VIEWS: dict[str, frozenset[str]] = {
     "care.articlefeedback": _READ_ONLY,  # written by readers of the help center and the chat
     "aftersales.returnrequest": _READ_ONLY,  # every step is a service call on the agents' page
     "aftersales.review": _READ_ONLY,  # moderated by actions; written by customers only
+    "care.conversation": _READ_ONLY,
+    "care.ticket": _READ_ONLY,
 }
 
 

@@ -11,6 +11,7 @@
 | REDIS_URL | redis://… backs the channel layer, the task queue, the cache and rate limits |
 | SIMCARE_EMAIL_URL | smtp://user:pass@host:port, or unset for files under the data dir |
 | SIMCARE_VOUCHER_KEY | key of the voucher PIN hashes (default: derived from the secret key) |
+| SIMCARE_CHAT_ALLOWED_ORIGINS | comma-separated outside origins allowed to embed the chat widget |
 """
 
 from __future__ import annotations
@@ -191,7 +192,8 @@ if REDIS_URL:
         "consumer": {"workers": 2, "worker_type": "thread", "check_worker_health": True},
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Channels' in-memory layer with a periodic sweep (simcare.kit.channel_layers).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "simcare.kit.channel_layers.InMemoryChannelLayer"}}
     # A database cache, so rate limits and lockouts hold across the web process
     # and the worker on the embedded default too.
     CACHES = {
@@ -385,6 +387,11 @@ SIMCARE_PAYPAL_ENVIRONMENT = os.environ.get("SIMCARE_PAYPAL_ENVIRONMENT", "sandb
 SIMCARE_PAYPAL_API_BASE = os.environ.get("SIMCARE_PAYPAL_API_BASE", "")
 # Seconds an outbound call to a payment provider may take before it counts as failed (retryable).
 SIMCARE_PAYMENT_PROVIDER_TIMEOUT = float(os.environ.get("SIMCARE_PAYMENT_PROVIDER_TIMEOUT", "20"))
+# Outside sites that may embed the chat widget (its WebSocket checks the Origin header),
+# e.g. "https://www.example-mobile.ca"; the site's own ALLOWED_HOSTS always may.
+SIMCARE_CHAT_ALLOWED_ORIGINS = _env_list("SIMCARE_CHAT_ALLOWED_ORIGINS")
+# Closed chats (messages, attachments) are deleted after this many days (70-trust.md).
+SIMCARE_CHAT_RETENTION_DAYS = int(os.environ.get("SIMCARE_CHAT_RETENTION_DAYS", "730"))
 
 # --- Logging: structlog, JSON in production -------------------------------------------------
 LOG_LEVEL = os.environ.get("SIMCARE_LOG_LEVEL", "INFO")

@@ -18,6 +18,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("i18n/setlang/", account_views.set_language, name="set_language"),
     path("payments/", include("simcare.orders.webhook_urls")),
     path("api/v1/", api.urls),
+    path("chat/", include("simcare.care.widget_urls")),
 ]
 
 urlpatterns += i18n_patterns(
@@ -26,6 +27,7 @@ urlpatterns += i18n_patterns(
     path("orders/", include("simcare.orders.urls")),
     path("help/", include("simcare.care.urls")),
     path("", include("simcare.aftersales.urls")),
+    path("console/", include("simcare.care.console_urls")),
     path("", include("simcare.portal.urls")),
     prefix_default_language=True,
 )

@@ -19,6 +19,7 @@ from unfold.contrib.filters.admin import BooleanRadioFilter, ChoicesDropdownFilt
 from unfold.decorators import display
 
 from simcare.admin_site import ReadOnlyModelAdmin
+from simcare.care import chat_admin  # noqa: F401  (teams, hours, agents, chats, tickets)
 from simcare.care.models import Article, ArticleFeedback, ArticleTranslation
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
+
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -87,3 +91,319 @@ class ArticleFeedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.article_id} {'+' if self.is_helpful else '-'}"
+
+
+# --- chat, routing, business hours ---------------------------------------------------------
+
+
+class Team(models.Model):
+    """A group of agents with one weekly schedule, e.g. "Front line", Toronto time, Ontario
+    holidays. The default team takes every new chat; transfers may move a chat to another."""
+
+    name = models.CharField(_("name"), max_length=80, unique=True)
+    time_zone = models.CharField(_("time zone"), max_length=60, default="America/Toronto")
+    # Whose statutory and provincial holidays close the team (holidays.Canada(subdiv=…)).
+    province = models.CharField(_("holidays of province"), max_length=2, default="ON")
+    is_default = models.BooleanField(_("takes new chats"), default=False)
+    lead = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("team lead"),
+    )
+
+    class Meta:
+        verbose_name = _("care team")
+        verbose_name_plural = _("care teams")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="care_one_default_team"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
+
+
+class OpeningHours(models.Model):
+    """One opening span of a team on a weekday, in the team's time zone: Monday 09:00-17:00.
+    A day may have several spans (a lunch break); a day with none is closed."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="hours")
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    opens_at = models.TimeField(_("opens at"))
+    closes_at = models.TimeField(_("closes at"))
+
+    class Meta:
+        ordering = ["team", "weekday", "opens_at"]
+        verbose_name = _("opening hours")
+        verbose_name_plural = _("opening hours")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(closes_at__gt=models.F("opens_at")), name="care_hours_close_after_open"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens_at:%H:%M}-{self.closes_at:%H:%M}"
+
+
+class Closure(models.Model):
+    """A day a team (or, with no team, every team) is closed beyond the holidays: a staff
+    party on 2026-12-24."""
+
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="closures"
+    )
+    date = models.DateField(_("date"))
+    reason = models.CharField(_("reason"), max_length=120, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = _("closure")
+        verbose_name_plural = _("closures")
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {self.reason}"
+
+
+class AgentProfile(models.Model):
+    """What routing knows of an agent: languages spoken, chat limit, availability, team.
+    Example: agent.chen speaks zh-hans and en, at most 3 chats, available, front line."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile"
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="agents"
+    )
+    languages = models.JSONField(_("languages"), default=list)
+    max_concurrent_chats = models.PositiveSmallIntegerField(_("concurrent chat limit"), default=3)
+    is_available = models.BooleanField(_("available"), default=False)
+
+    class Meta:
+        verbose_name = _("agent profile")
+        verbose_name_plural = _("agent profiles")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class ConversationStatus(models.TextChoices):
+    BOT = "bot", _("With the bot")
+    QUEUED = "queued", _("Waiting for a person")
+    ACTIVE = "active", _("With an agent")
+    TICKET = "ticket", _("Out of hours: a ticket")
+    CLOSED = "closed", _("Closed")
+
+
+OPEN_STATUSES = (ConversationStatus.BOT, ConversationStatus.QUEUED, ConversationStatus.ACTIVE)
+
+
+class Conversation(models.Model):
+    """One chat of one visitor. Example: visitor key "v_3f…", Lin Wei signed in, zh-hans,
+    queued at 10:02, VIP, offered to agent.chen, accepted 10:03, closed "resolved".
+
+    The visitor key comes from the visitor's signed token (care/tokens.py); an anonymous
+    visitor is known only by it. `offered_to` is the agent routing offered the waiting chat
+    to; `agent` the one who accepted it."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    visitor_key = models.CharField(max_length=64, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="care_conversations",
+    )
+    subscriber = models.ForeignKey(
+        "accounts.Subscriber",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="care_conversations",
+    )
+    visitor_name = models.CharField(_("name"), max_length=120, blank=True)
+    visitor_contact = models.CharField(_("number or email"), max_length=254, blank=True)
+    language = models.CharField(_("language"), max_length=8, default="en")
+    status = models.CharField(
+        max_length=10, choices=ConversationStatus.choices, default=ConversationStatus.BOT
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    is_vip = models.BooleanField(default=False)
+    offered_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="care_chats",
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    close_reason = models.CharField(_("close reason"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "queued_at"])]
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
+
+    def __str__(self) -> str:
+        return f"{self.public_id} ({self.get_status_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def display_name(self) -> str:
+        if self.user is not None:
+            return self.user.get_full_name() or self.user.username
+        return self.visitor_name or str(_("Visitor"))
+
+
+class Sender(models.TextChoices):
+    VISITOR = "visitor", _("Visitor")
+    BOT = "bot", _("Bot")
+    AGENT = "agent", _("Agent")
+    SYSTEM = "system", _("System")
+    NOTE = "note", _("Internal note")
+
+
+class Message(models.Model):
+    """One message of a conversation, stored exactly as sent (HTML included: it is shown as
+    text). Internal notes (sender "note") are for agents only. The id orders a conversation
+    and is what a reconnecting client says it saw last."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    sender = models.CharField(max_length=8, choices=Sender.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    # The client's own id for a message it sent, so a resend after a drop is stored once.
+    client_id = models.CharField(max_length=64, blank=True)
+    # A checked file goes with it (ChatAttachment); the body then holds the file's name.
+    has_attachment = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("chat message")
+        verbose_name_plural = _("chat messages")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "client_id"],
+                condition=~Q(client_id=""),
+                name="care_message_client_id_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sender}: {self.body[:40]}"
+
+    @property
+    def is_visible_to_visitor(self) -> bool:
+        return self.sender != Sender.NOTE
+
+
+class TicketStatus(models.TextChoices):
+    NEW = "new", _("New")
+    OPEN = "open", _("Open")
+    PENDING_CUSTOMER = "pending_customer", _("Pending customer")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
+
+
+class TicketSource(models.TextChoices):
+    CHAT = "chat", _("Chat")
+    WEB = "web", _("Web form")
+    EMAIL = "email", _("Email")
+
+
+class Ticket(models.Model):
+    """A question someone will answer later: ticket #1042 from an out-of-hours chat.
+    Deliberately small; SLAs, priorities and messages come with the tickets work."""
+
+    number = models.PositiveIntegerField(unique=True, null=True, blank=True)
+    source = models.CharField(max_length=10, choices=TicketSource.choices)
+    status = models.CharField(
+        max_length=20, choices=TicketStatus.choices, default=TicketStatus.OPEN
+    )
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    conversation = models.OneToOneField(
+        Conversation, null=True, blank=True, on_delete=models.SET_NULL, related_name="ticket"
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+
+    def __str__(self) -> str:
+        return f"#{self.number}"
+
+
+class CannedResponse(models.Model):
+    """A prepared reply in one language with placeholders: "Hi {first_name}, your line
+    {msisdn} is renewed until {expiry_date}." Unknown placeholders stay as written."""
+
+    language = models.CharField(_("language"), max_length=8)
+    title = models.CharField(_("title"), max_length=80)
+    body = models.TextField(_("text"))
+
+    class Meta:
+        ordering = ["language", "title"]
+        verbose_name = _("canned response")
+        verbose_name_plural = _("canned responses")
+
+    def __str__(self) -> str:
+        return f"[{self.language}] {self.title}"
+
+
+class ChatAttachment(models.Model):
+    """A checked file a visitor sent in a chat: an image re-encoded without its metadata,
+    or a PDF. Served only as a download, to those who may see the chat."""
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="attachment")
+    file = models.FileField(upload_to="care/attachments/%Y/%m/")
+    name = models.CharField(max_length=120)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name = _("chat attachment")
+        verbose_name_plural = _("chat attachments")
+
+    def __str__(self) -> str:
+        return self.name

@@ -34,6 +34,12 @@ class DatabaseCollector:
             runs.add_metric([job, "success" if succeeded else "failure"], count)
         yield runs
 
+        from simcare.care.models import Conversation, ConversationStatus
+
+        queue = GaugeMetricFamily("simcare_chat_queue_length", "Chats waiting for a person")
+        queue.add_metric([], Conversation.objects.filter(status=ConversationStatus.QUEUED).count())
+        yield queue
+
 
 def render() -> tuple[bytes, str]:
     registry = CollectorRegistry()
