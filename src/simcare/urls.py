@@ -22,6 +22,8 @@ urlpatterns += i18n_patterns(
     path("admin/", admin.site.urls),
     path("accounts/", include("simcare.accounts.urls")),
     path("orders/", include("simcare.orders.urls")),
+    path("stores/", include("simcare.stores.urls")),
+    path("store-console/", include("simcare.stores.console_urls")),
     path("", include("simcare.portal.urls")),
     prefix_default_language=True,
 )
