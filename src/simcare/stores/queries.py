@@ -103,6 +103,18 @@ def customer_by_contact(text: str) -> Subscriber | None:
     return user.subscriber if user is not None else None
 
 
+def sale_key(clerk: User, form_token: str) -> str:
+    """The idempotency key of a console form's sale: "store:<clerk id>:<form token>"."""
+    return f"store:{clerk.pk}:{form_token}"
+
+
+def sale_by_token(user: User, store: Store, form_token: object) -> Order | None:
+    """The sale this clerk already made with this form (a double submit), if any."""
+    if not isinstance(form_token, str) or not form_token or len(form_token) > 64:
+        return None
+    return store_sales(store).filter(idempotency_key=sale_key(user, form_token)).first()
+
+
 def store_sales(store: Store) -> QuerySet[Order]:
     return (
         Order.objects.filter(store=store)

@@ -27,6 +27,7 @@ from simcare.orders.models import Order, OrderKind, PaymentMethod, SalesChannel,
 from simcare.orders.services import ordering, vouchers
 from simcare.stores.errors import CustomerConflict, ServiceNotOffered, SimNotInStore
 from simcare.stores.models import Store, StoreService
+from simcare.stores.queries import sale_key
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,6 @@ class NewCustomer:
     phone: str | None
     language: str
     province: str
-
-
-def sale_key(clerk: User, form_token: str) -> str:
-    return f"store:{clerk.pk}:{form_token}"
 
 
 def _require(store: Store, service: str) -> None:

@@ -214,6 +214,10 @@ def _refused(form: Any, refusal: DomainError) -> None:
 def console_sell(request: HttpRequest, code: str) -> HttpResponse:
     store = _store_or_404(request, code)
     user: Any = request.user
+    earlier = queries.sale_by_token(user, store, request.POST.get("form_token"))
+    if earlier is not None:
+        # The same form again (a double click, a reload): the sale it already made.
+        return redirect("store_console:sale", code=store.code, order_id=earlier.pk)
     form = SaleForm(request.POST or None, store=store)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -286,6 +290,9 @@ def console_renew(request: HttpRequest, code: str) -> HttpResponse:
     store = _store_or_404(request, code)
     user: Any = request.user
     initial = {"msisdn": request.GET.get("msisdn", "")[:32]}
+    earlier = queries.sale_by_token(user, store, request.POST.get("form_token"))
+    if earlier is not None:
+        return redirect("store_console:sale", code=store.code, order_id=earlier.pk)
     form = RenewForm(request.POST or None, user=user, initial=initial)
     if request.method == "POST" and form.is_valid():
         assert form.line is not None  # noqa: S101  (clean_msisdn found it)
