@@ -87,6 +87,7 @@ from simcare.orders.models import (
     Voucher,
     VoucherBatch,
 )
+from simcare.orders.services import ordering
 from simcare.orders.services import vouchers as voucher_services
 from simcare.stores.models import Store
 
@@ -186,6 +187,15 @@ SAMPLES: dict[str, Callable[[World], list[Sample]]] = {
     "orders:receipt_pdf": lambda world: [
         Sample({"order_id": str(world.objects["orders.order"].pk)})
     ],
+    **{
+        f"store_console:{name}": (lambda world: [Sample({"code": world.store.code})])
+        for name in ("store", "sell", "renew", "vouchers", "day", "day_csv")
+    },
+    "store_console:sale": lambda world: [
+        Sample(
+            {"code": world.store.code, "order_id": str(world.objects["store_console.sale"].pk)}
+        )
+    ],
 }
 
 # Queries for parameterless URLs that need one to do their job.
@@ -208,6 +218,16 @@ _RECEIPT: dict[str, str | frozenset[str]] = {
     "staff_without_otp": LOGIN,
 }
 
+_CONSOLE: dict[str, str | frozenset[str]] = {
+    "anonymous": LOGIN,
+    "subscriber": DENIED,
+    "reseller": DENIED,
+    "agent": DENIED,
+    "clerk": ALLOWED,
+    "admin": ALLOWED,
+    "staff_without_otp": LOGIN,
+}
+
 # Expected outcome per role of every URL outside the admin.
 EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
     "favicon.ico": everyone(ALLOWED),
@@ -222,6 +242,13 @@ EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
     # did not sell it; staff must have passed TOTP (sent to the admin's sign-in).
     "orders:receipt": _RECEIPT,
     "orders:receipt_pdf": _RECEIPT,
+    "stores:locator": everyone(ALLOWED),
+    # The clerk console: clerks of the store (the matrix clerk works TOR-99) and admins,
+    # after TOTP; other people signed in are refused. Another store's pages: tests/stores.
+    **{
+        f"store_console:{name}": _CONSOLE
+        for name in ("home", "store", "sell", "sale", "renew", "vouchers", "day", "day_csv")
+    },
 }
 
 # The admin: only verified staff get past the site's gate; the admin role (superuser)
@@ -576,6 +603,7 @@ def world(db: Any) -> World:
     )
     voucher_services.redeem_voucher(subscriber, issued[0][1], ip_address=None, acting_user=None)
     objects.update(_money_objects(subscriber, plan, addon, line))
+    objects["store_console.sale"] = _store_sale(store, users["clerk"], subscriber, plan)
     return World(users, subscriber, plan, addon, store, line, notification, objects)
 
 
@@ -646,6 +674,32 @@ def _money_objects(
         failure_code="wallet_short",
     )
     return {"orders.order": order, "orders.coupon": coupon, "orders.promotion": promotion}
+
+
+def _store_sale(store: Store, clerk: User, subscriber: Subscriber, plan: Plan) -> Order:
+    """The matrix clerk works the matrix store and sold a SIM there for cash."""
+    store.clerks.add(clerk)
+    store.services = ["sim_sales", "renewals", "vouchers"]
+    store.save()
+    Number.objects.create(msisdn="+16475550125")
+    sim = SimCard.objects.create(
+        iccid=make_iccid("891230000099999997"),
+        kind=SimKind.PHYSICAL,
+        location="TOR-99",
+        store=store,
+    )
+    return ordering.place_order(
+        kind=OrderKind.NEW_LINE,
+        channel=SalesChannel.STORE,
+        subscriber=subscriber,
+        payment_method=PaymentMethod.CASH,
+        idempotency_key="matrix:store:1",
+        acting_user=clerk,
+        plan=plan,
+        sim_kind=SimKind.PHYSICAL,
+        sim=sim,
+        store=store,
+    )
 
 
 # --- the tests ---------------------------------------------------------------------------------
