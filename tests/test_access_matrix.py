@@ -192,9 +192,7 @@ SAMPLES: dict[str, Callable[[World], list[Sample]]] = {
         for name in ("store", "sell", "renew", "vouchers", "day", "day_csv")
     },
     "store_console:sale": lambda world: [
-        Sample(
-            {"code": world.store.code, "order_id": str(world.objects["store_console.sale"].pk)}
-        )
+        Sample({"code": world.store.code, "order_id": str(world.objects["store_console.sale"].pk)})
     ],
 }
 

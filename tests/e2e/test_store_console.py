@@ -58,6 +58,7 @@ def test_a_clerk_sells_and_activates_a_sim_for_cash_and_another_store_cannot_see
     live_server: object,
     page: Page,
     browser: Browser,
+    *,
     make_staff: Callable[..., User],
     plan: Plan,
     tmp_path: Path,
@@ -96,7 +97,8 @@ def test_a_clerk_sells_and_activates_a_sim_for_cash_and_another_store_cannot_see
     expect(page).to_have_url(f"{base}/en/store-console/TOR-01/sales/{order.pk}/")
     expect(page.get_by_role("heading", name=f"Sale {order.number}")).to_be_visible()
     line = Line.objects.get()
-    assert line.sim == sim and order.line == line
+    assert line.sim == sim
+    assert order.line == line
     expect(page.locator(".sale-msisdn")).to_have_text("(647) 555-0150")
     expect(page.locator("#drawer-balance")).to_contain_text("$39.55")
     assert ledger.store_drawer(toronto).cached_balance_cents == -3955
@@ -120,10 +122,12 @@ def test_a_clerk_sells_and_activates_a_sim_for_cash_and_another_store_cannot_see
     sign_in(other, base, stranger, "/en/store-console/")
     expect(other).to_have_url(f"{base}/en/store-console/VAN-01/")
     response = other.goto(f"{base}/en/store-console/TOR-01/sales/{order.pk}/")
-    assert response is not None and response.status == 404
+    assert response is not None
+    assert response.status == 404
     expect(other.get_by_role("heading", name="Page not found")).to_be_visible()
     receipt = other.goto(f"{base}/en/orders/{order.pk}/receipt/")
-    assert receipt is not None and receipt.status == 404
+    assert receipt is not None
+    assert receipt.status == 404
     context.close()
     # The two refusals are the only errors the browser saw (it logs each 404 it loads).
     assert all("404" in message for message in messages), messages

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -57,7 +56,8 @@ def test_a_sale_posts_the_value_from_the_drawer_to_the_voucher_liability(
     assert ledger.store_drawer(store).cached_balance_cents == -2500
     assert liability() == 2500
     txn = vouchers.voucher_sale_transaction(voucher)
-    assert txn is not None and txn.kind == "voucher_sale"
+    assert txn is not None
+    assert txn.kind == "voucher_sale"
     assert sorted(txn.entries.values_list("account__code", "amount_cents")) == [
         ("cash:TOR-01", -2500),
         ("liability:vouchers", 2500),
@@ -193,5 +193,3 @@ def test_twenty_counters_selling_one_card_at_once_sell_it_once(batch: Batch, sto
     assert LedgerTransaction.objects.filter(kind="voucher_sale").count() == 1
     assert ledger.store_drawer(store).cached_balance_cents == -2500
     assert ledger_queries.find_breaks() == []
-
-

@@ -90,14 +90,13 @@ def test_a_clerk_of_one_store_goes_straight_to_it(clerk: User, shop: Store) -> N
     assert response["Location"] == "/en/store-console/TOR-01/"
 
 
-def test_a_clerk_of_several_stores_picks_one(
-    clerk: User, shop: Store, other_shop: Store
-) -> None:
+def test_a_clerk_of_several_stores_picks_one(clerk: User, shop: Store, other_shop: Store) -> None:
     other_shop.clerks.add(clerk)
 
     body = signed_in_client(clerk).get("/en/store-console/").content.decode()
 
-    assert "/en/store-console/TOR-01/" in body and "/en/store-console/VAN-01/" in body
+    assert "/en/store-console/TOR-01/" in body
+    assert "/en/store-console/VAN-01/" in body
 
 
 @pytest.mark.parametrize(
@@ -150,7 +149,9 @@ def test_a_cash_sale_to_a_new_customer_activates_one_line_and_fills_the_drawer(
     )
     assert (order.subtotal_cents, order.tax_cents, order.total_cents) == (3500, 455, PLAN_TOTAL)
     line = Line.objects.get()
-    assert order.line == line and line.sim == sim and line.plan == plan
+    assert order.line == line
+    assert line.sim == sim
+    assert line.plan == plan
     sim.refresh_from_db()
     assert sim.status == SimStatus.ASSIGNED
     customer = line.subscriber.user
@@ -220,7 +221,9 @@ def test_an_esim_sale_to_a_known_customer_shows_the_qr_code(
 
     body = response.content.decode()
     line = Line.objects.get()
-    assert line.subscriber == subscriber and line.sim == profile and line.kind == SimKind.ESIM
+    assert line.subscriber == subscriber
+    assert line.sim == profile
+    assert line.kind == SimKind.ESIM
     assert 'class="esim-qr"' in body
     assert f"LPA:1$smdp.example.com${profile.matching_id}" in body
     assert drawer(shop) == -PLAN_TOTAL
@@ -248,6 +251,7 @@ def test_bad_input_keeps_the_form_and_writes_nothing(
     clerk: User,
     shop: Store,
     plan: Plan,
+    *,
     stock: Callable[..., list[SimCard]],
     changes: dict[str, str],
     field: str,
@@ -279,7 +283,7 @@ def test_errors_are_shown_in_the_clerks_language(
     response = client.post("/fr/store-console/TOR-01/sell/", data)
 
     assert response.status_code == 422
-    assert "Indiquez l’adresse e-mail ou le numéro de mobile" in response.content.decode()
+    assert "Indiquez l’adresse e-mail ou le numéro de mobile" in response.content.decode()  # noqa: RUF001  (French apostrophe)
 
 
 def test_a_sim_of_another_store_cannot_be_sold_here(
@@ -331,7 +335,9 @@ def test_another_clerk_cannot_see_the_sale_or_its_receipt(
 ) -> None:
     (sim,) = stock(shop, 1)
     client = signed_in_client(clerk)
-    client.post("/en/store-console/TOR-01/sell/", new_customer_sale(client, shop, plan, str(sim.pk)))
+    client.post(
+        "/en/store-console/TOR-01/sell/", new_customer_sale(client, shop, plan, str(sim.pk))
+    )
     order = Order.objects.get()
     other = signed_in_client(other_clerk)
 
@@ -377,6 +383,7 @@ def test_a_renewal_from_the_wallet_leaves_the_drawer_alone(
     clerk: User,
     shop: Store,
     plan: Plan,
+    *,
     subscriber: Subscriber,
     make_line: Callable[..., Line],
     fund: Callable[..., object],

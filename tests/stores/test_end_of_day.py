@@ -43,6 +43,7 @@ def day_of_sales(
     clerk: User,
     other_clerk: User,
     shop: Store,
+    *,
     other_shop: Store,
     plan: Plan,
     subscriber: Subscriber,
@@ -122,7 +123,8 @@ def test_the_days_figures_are_exact(clerk: User) -> None:
     assert report.cash_sales_cents == report.drawer_in_cents
     assert report.drawer_closing_cents == 3955 + 14365
     body = response.content.decode()
-    assert "$143.65" in body and "$158.20" in body
+    assert "$143.65" in body
+    assert "$158.20" in body
     assert_ledger_clean()
 
 

@@ -104,7 +104,8 @@ def test_local_hours_hold_across_the_daylight_saving_change() -> None:
     change = next_change(hours, before)
 
     assert change == dt.datetime(2026, 11, 1, 10, 0, tzinfo=TORONTO)
-    assert change is not None and change.utcoffset() == dt.timedelta(hours=-5)
+    assert change is not None
+    assert change.utcoffset() == dt.timedelta(hours=-5)
 
 
 def test_a_naive_moment_is_refused() -> None:
