@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
@@ -44,6 +45,12 @@ def make_shop(code: str, name: str, city: str, province: str) -> Store:
         hours={day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu", "fri")},
         services=EVERY_SERVICE,
     )
+
+
+def assert_accessible(page: Page) -> None:
+    """axe-core (shipped inside axe-playwright-python) finds no violation on the page."""
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
 
 
 def sign_in(page: Page, base: str, user: User, start: str) -> None:
@@ -83,6 +90,8 @@ def test_a_clerk_sells_and_activates_a_sim_for_cash_and_another_store_cannot_see
 
     # and sells a SIM to a walk-in customer for cash
     page.get_by_role("link", name="Sell a SIM").first.click()
+    assert_accessible(page)
+    page.screenshot(path=str(tmp_path / "sell.png"), full_page=True)
     page.get_by_label("A new customer").check()
     page.get_by_label("First name").fill("Wei")
     page.get_by_label("Last name").fill("Lin")
@@ -134,13 +143,17 @@ def test_a_clerk_sells_and_activates_a_sim_for_cash_and_another_store_cannot_see
     assert len(messages) <= 2
 
 
-def test_the_locator_filters_with_htmx_in_place(live_server: object, page: Page) -> None:
+def test_the_locator_filters_with_htmx_in_place(
+    live_server: object, page: Page, tmp_path: Path
+) -> None:
     base = live_server.url  # type: ignore[attr-defined]
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
     make_shop("TOR-01", "Toronto Chinatown", "Toronto", "ON")
     make_shop("VAN-01", "Vancouver Cambie", "Vancouver", "BC")
 
     page.goto(f"{base}/en/stores/")
     expect(page.get_by_role("heading", name="Vancouver Cambie")).to_be_visible()
+    assert_accessible(page)
     page.evaluate("window.marker = 'still the same page'")
 
     page.get_by_label("Province").select_option("ON")
@@ -150,3 +163,4 @@ def test_the_locator_filters_with_htmx_in_place(live_server: object, page: Page)
     expect(page).to_have_url(re.compile(r"/en/stores/\?.*province=ON"))
     # Swapped in place by htmx: the page was not reloaded.
     assert page.evaluate("window.marker") == "still the same page"
+    page.screenshot(path=str(tmp_path / "locator-phone.png"), full_page=True)

@@ -182,6 +182,21 @@ class SaleForm(ConsoleForm):
             self.add_error("email", _("Give the new customer's email or mobile number, or both."))
         return cleaned
 
+    def _fields(self, *names: str) -> list[Any]:
+        return [self[name] for name in names]
+
+    @property
+    def customer_fields(self) -> list[Any]:
+        return self._fields("customer_kind", "customer")
+
+    @property
+    def new_customer_fields(self) -> list[Any]:
+        return self._fields("first_name", "last_name", "email", "phone", "language")
+
+    @property
+    def sale_fields(self) -> list[Any]:
+        return self._fields("plan", "sim")
+
     @property
     def sim_kind(self) -> str:
         return SimKind.ESIM if self.cleaned_data.get("sim") == ESIM_CHOICE else SimKind.PHYSICAL
