@@ -393,7 +393,12 @@ class Voucher(models.Model):
         verbose_name=_("sold at store"),
     )
     sold_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("sold by"),
     )
     sale_key = models.CharField(max_length=200, blank=True)
 
