@@ -11,6 +11,7 @@ import pytest
 import time_machine
 from django.test import Client
 
+from simcare.stores.hours import DAYS
 from simcare.stores.models import Store
 
 TORONTO = ZoneInfo("America/Toronto")
@@ -190,3 +191,31 @@ def test_bad_filters_show_every_store_and_never_fail(stores: dict[str, Store], q
 @pytest.mark.django_db
 def test_the_locator_takes_get_only(stores: dict[str, Store]) -> None:
     assert Client().post("/en/stores/").status_code == 405
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("hours", "moment", "text"),
+    [
+        ({"mon": [["18:00", "24:00"]]}, MONDAY_NOON.replace(hour=20), "Open now · closes at 24:00"),
+        (
+            {"mon": [["18:00", "24:00"]], "tue": [["00:00", "02:00"]]},
+            MONDAY_NOON.replace(hour=23),
+            "Open now · closes tomorrow at 02:00",
+        ),
+        ({day: [["00:00", "24:00"]] for day in DAYS}, MONDAY_NOON, "Open 24 hours"),
+        ({}, MONDAY_NOON, "Closed"),
+    ],
+)
+def test_closing_at_midnight_overnight_and_around_the_clock(
+    make_store: Callable[..., Store],
+    hours: dict[str, list[list[str]]],
+    moment: dt.datetime,
+    text: str,
+) -> None:
+    make_store("TOR-01", hours=hours)
+
+    with time_machine.travel(moment, tick=False):
+        response = Client().get("/en/stores/")
+
+    assert response.context["cards"][0]["opening_text"] == text
