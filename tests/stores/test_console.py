@@ -450,3 +450,54 @@ def test_posts_without_a_csrf_token_are_refused(clerk: User, shop: Store) -> Non
     response = client.post("/en/store-console/TOR-01/vouchers/", {"serial": "V1"})
 
     assert response.status_code == 403
+
+
+def test_the_console_speaks_the_languages_of_its_prefix(clerk: User, shop: Store) -> None:
+    client = signed_in_client(clerk)
+
+    chinese = client.get("/zh-hans/store-console/TOR-01/sell/").content.decode()
+    french = client.get("/fr/store-console/TOR-01/day/").content.decode()
+
+    assert "销售并激活 SIM 卡" in chinese
+    assert "收取现金并激活" in chinese
+    assert "Fin de journée" in french
+    assert "Télécharger le CSV" in french
+
+
+def test_a_store_without_esims_does_not_offer_them(
+    clerk: User, shop: Store, plan: Plan, stock: Callable[..., list[SimCard]]
+) -> None:
+    shop.services = ["sim_sales"]
+    shop.save()
+    stock(None, 1, kind=SimKind.ESIM)
+    client = signed_in_client(clerk)
+
+    response = client.post(
+        "/en/store-console/TOR-01/sell/", new_customer_sale(client, shop, plan, "esim")
+    )
+
+    assert response.status_code == 422
+    assert "Select a valid choice." in " ".join(response.context["form"].errors["sim"])
+    assert Order.objects.count() == 0
+
+
+def test_the_renewal_sale_page_shows_the_line_and_the_receipt(
+    clerk: User,
+    shop: Store,
+    plan: Plan,
+    *,
+    subscriber: Subscriber,
+    make_line: Callable[..., Line],
+) -> None:
+    line = make_line(subscriber, plan)
+    client = signed_in_client(clerk)
+
+    page = client.post(
+        "/en/store-console/TOR-01/renew/", renew_data(client, line, "cash"), follow=True
+    )
+
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "Renewal" in body
+    assert "$39.55 paid (Cash)." in body
+    assert 'class="esim-qr"' not in body
