@@ -164,6 +164,8 @@ def test_a_cash_sale_to_a_new_customer_activates_one_line_and_fills_the_drawer(
     assert drawer(shop) == -PLAN_TOTAL
     assert Receipt.objects.filter(order=order).count() == 1
     assert AuditEvent.objects.filter(action="order.fulfilled", actor=clerk).count() == 1
+    registered = AuditEvent.objects.get(action="subscriber.registered_at_store")
+    assert (registered.actor, registered.data) == (clerk, {"store": "TOR-01"})
     assert_ledger_clean()
 
     page = client.get(response["Location"]).content.decode()

@@ -66,10 +66,10 @@ def _earlier_sale(key: str, store: Store, customer: NewCustomer) -> Order | None
     return existing
 
 
-def _register(customer: NewCustomer) -> Subscriber:
+def _register(customer: NewCustomer, *, store: Store, clerk: User) -> Subscriber:
     username = customer.email or customer.phone or ""
     try:
-        return account_services.create_subscriber(
+        subscriber = account_services.create_subscriber(
             username=username[:150],
             password=None,
             email=customer.email,
@@ -81,6 +81,10 @@ def _register(customer: NewCustomer) -> Subscriber:
         )
     except (ValidationError, IntegrityError):
         raise CustomerConflict() from None
+    account_services.record_audit(
+        "subscriber.registered_at_store", actor=clerk, target=subscriber, store=store.code
+    )
+    return subscriber
 
 
 @transaction.atomic
@@ -126,7 +130,7 @@ def sell_new_line(
     if new_customer is not None:
         try:
             with transaction.atomic():
-                subscriber = _register(new_customer)
+                subscriber = _register(new_customer, store=store, clerk=clerk)
         except CustomerConflict:
             # A double submit racing this one may have registered the customer and sold.
             earlier = _earlier_sale(key, store, new_customer)
