@@ -6,32 +6,45 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0001_initial'),
-        ('stores', '0001_initial'),
+        ("orders", "0001_initial"),
+        ("stores", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='voucher',
-            name='sale_key',
+            model_name="voucher",
+            name="sale_key",
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AddField(
-            model_name='voucher',
-            name='sold_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='sold at'),
+            model_name="voucher",
+            name="sold_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="sold at"),
         ),
         migrations.AddField(
-            model_name='voucher',
-            name='sold_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='sold by'),
+            model_name="voucher",
+            name="sold_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="sold by",
+            ),
         ),
         migrations.AddField(
-            model_name='voucher',
-            name='sold_store',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='vouchers_sold', to='stores.store', verbose_name='sold at store'),
+            model_name="voucher",
+            name="sold_store",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="vouchers_sold",
+                to="stores.store",
+                verbose_name="sold at store",
+            ),
         ),
     ]
