@@ -66,7 +66,8 @@ def _world(count: int) -> tuple[Any, Any, Any, Any, list[Any]]:
     )
     clerk = account_services.create_staff(
         username="clerk.bench",
-        password="a long bench password",  # noqa: S106, role=Role.CLERK
+        password="a long bench password",  # noqa: S106
+        role=Role.CLERK,
     )
     store.clerks.add(clerk)
     customer = account_services.create_subscriber(
