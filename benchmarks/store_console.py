@@ -42,6 +42,7 @@ def median_ms(work: Callable[[], object], repeats: int) -> float:
 def _world(count: int) -> tuple[Any, Any, Any, Any, list[Any]]:
     """A store with `count` SIMs on its shelf, a plan, its clerk and a customer."""
     from simcare.accounts import services as account_services
+    from simcare.accounts.models import Role
     from simcare.catalog.models import Plan
     from simcare.kit.iccid import make_iccid
     from simcare.lines.models import Number, SimCard, SimKind
