@@ -28,6 +28,8 @@ urlpatterns += i18n_patterns(
     path("help/", include("simcare.care.urls")),
     path("", include("simcare.aftersales.urls")),
     path("console/", include("simcare.care.console_urls")),
+    path("stores/", include("simcare.stores.urls")),
+    path("store-console/", include("simcare.stores.console_urls")),
     path("", include("simcare.portal.urls")),
     prefix_default_language=True,
 )

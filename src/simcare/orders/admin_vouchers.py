@@ -357,10 +357,11 @@ class VoucherAdmin(ReadOnlyModelAdmin):
         "expires_at",
         "redeemed_by",
         "redeemed_at",
+        "sold_store",
     )
     list_filter = (("status", ChoicesDropdownFilter), ("batch", RelatedDropdownFilter))
     list_filter_submit = True
-    list_select_related = ("batch", "redeemed_by__user")
+    list_select_related = ("batch", "redeemed_by__user", "sold_store")
     search_fields = ("serial", "redeemed_by__user__username", "redeemed_by__user__email")
     fields = (
         "serial",
@@ -371,6 +372,9 @@ class VoucherAdmin(ReadOnlyModelAdmin):
         "redeemed_by",
         "redeemed_at",
         "ledger_transaction",
+        "sold_store",
+        "sold_at",
+        "sold_by",
     )
     readonly_fields = fields
 

@@ -257,3 +257,24 @@ class AutoRenewChoiceInvalid(OrderError):
             "line": _("Auto-renew cannot be set on a closed line."),
         }
         return str(messages.get(str(reason), _("This auto-renew choice cannot be used.")))
+
+
+class VoucherNotSellable(OrderError):
+    """A card the counter may not sell: unknown serial, void, redeemed, expired or already
+    sold; details["reason"] says which ("unknown", "void", "redeemed", "expired", "sold")."""
+
+    code = "voucher_not_sellable"
+    status = 409
+
+    def default_message(self) -> str:
+        return _("No voucher card has this serial number. Check the card and try again.")
+
+    @classmethod
+    def because(cls, reason: str, **details: object) -> VoucherNotSellable:
+        messages = {
+            "void": _("This voucher card is void and cannot be sold."),
+            "redeemed": _("This voucher card has already been redeemed and cannot be sold."),
+            "expired": _("This voucher card has expired and cannot be sold."),
+            "sold": _("This voucher card has already been sold."),
+        }
+        return cls(messages.get(reason), reason=reason, **details)

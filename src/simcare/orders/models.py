@@ -355,6 +355,7 @@ class Voucher(models.Model):
     """One prepaid card: public serial "V0000420000010", a secret 16-digit PIN kept as a keyed hash.
 
     Redeeming moves value_cents from liability:vouchers to the subscriber's wallet, once.
+    Sold at a store (sold_at, sold_store): cash:<store> → liability:vouchers, once.
     """
 
     batch = models.ForeignKey(VoucherBatch, on_delete=models.PROTECT, related_name="vouchers")
@@ -380,6 +381,26 @@ class Voucher(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
+    # A card sold over a store's counter (orders.services.vouchers.sell_voucher); cards
+    # that third-party retailers sell are never "sold" here and redeem all the same.
+    sold_at = models.DateTimeField(_("sold at"), null=True, blank=True)
+    sold_store = models.ForeignKey(
+        "stores.Store",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="vouchers_sold",
+        verbose_name=_("sold at store"),
+    )
+    sold_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("sold by"),
+    )
+    sale_key = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["serial"]

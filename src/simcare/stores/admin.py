@@ -24,16 +24,10 @@ from unfold.widgets import UnfoldAdminCheckboxSelectMultipleWidget, UnfoldAdminT
 
 from simcare.accounts.models import Role, User
 from simcare.admin_site import DistinctValuesFilter
-from simcare.stores.models import Store
+from simcare.stores.models import Store, StoreService
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-SERVICES = (
-    ("sim_sales", _("SIM sales")),
-    ("esim", _("eSIM")),
-    ("renewals", _("Renewals")),
-    ("vouchers", _("Vouchers")),
-    ("returns", _("Returns")),
-)
+SERVICES = tuple(StoreService.choices)
 SERVICE_CODES = tuple(code for code, _label in SERVICES)
 _TIME = re.compile(r"(?:[01]\d|2[0-3]):[0-5]\d|24:00")
 HOURS_EXAMPLE = '{"mon": [["10:00", "19:00"]], "sat": [["11:00", "14:00"], ["15:00", "18:00"]]}'

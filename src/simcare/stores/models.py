@@ -5,6 +5,35 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
+
+
+class StoreService(models.TextChoices):
+    """What a store offers at its counter (Store.services holds these codes)."""
+
+    SIM_SALES = "sim_sales", _("SIM sales")
+    ESIM = "esim", _("eSIM")
+    RENEWALS = "renewals", _("Renewals")
+    VOUCHERS = "vouchers", _("Vouchers")
+    RETURNS = "returns", _("Returns")
+
+
+# Provinces and territories by their postal abbreviation (Store.province, Subscriber.province).
+PROVINCES: dict[str, StrOrPromise] = {
+    "AB": _("Alberta"),
+    "BC": _("British Columbia"),
+    "MB": _("Manitoba"),
+    "NB": _("New Brunswick"),
+    "NL": _("Newfoundland and Labrador"),
+    "NS": _("Nova Scotia"),
+    "NT": _("Northwest Territories"),
+    "NU": _("Nunavut"),
+    "ON": _("Ontario"),
+    "PE": _("Prince Edward Island"),
+    "QC": _("Quebec"),
+    "SK": _("Saskatchewan"),
+    "YT": _("Yukon"),
+}
 
 
 class Store(models.Model):
@@ -37,3 +66,13 @@ class Store(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} · {self.name}"
+
+    @property
+    def province_name(self) -> str:
+        return str(PROVINCES.get(self.province, self.province))
+
+    @property
+    def service_labels(self) -> list[str]:
+        """The services offered, translated, in the order of StoreService."""
+        offered = set(self.services or [])
+        return [str(label) for code, label in StoreService.choices if code in offered]

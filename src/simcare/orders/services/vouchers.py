@@ -1,4 +1,5 @@
-"""Prepaid vouchers: generating a batch, the one-time PIN export, redeeming, voiding.
+"""Prepaid vouchers: generating a batch, the one-time PIN export, selling at a store,
+redeeming, voiding.
 
 Secrets. A plain PIN exists in three places only, each for as short as it can:
 the return value of `generate_batch`, the one-time CSV download, and what the
@@ -11,9 +12,18 @@ generating admin's session holds; taking the download deletes it and stamps
 means voiding the batch and generating a new one.
 
 Money. Generating a batch posts nothing: a printed card is worth something once
-sold (a voucher sale credits liability:vouchers). Redeeming moves the card's
-value from liability:vouchers to the wallet, with the idempotency key
-"voucher:<id>", in the same transaction as the voucher's change to "redeemed".
+sold. A card sold over a store's counter (`sell_voucher`) posts its value from
+the store's cash drawer to liability:vouchers (cash:<store> -value,
+liability:vouchers +value), once per voucher (idempotency key
+"voucher-sale:<id>"), stamping sold_at / sold_store / sold_by in the same
+transaction. Redeeming moves the card's value from liability:vouchers to the
+wallet, with the idempotency key "voucher:<id>", in the same transaction as the
+voucher's change to "redeemed".
+
+Sold or not, an active card redeems: cards distributed through third-party
+retailers are never "sold" in simcare (the retailer settles with the business
+outside it), so their redemptions draw liability:vouchers below what the
+counters credited; the difference is the retailers' receivable.
 
 Exactly once. The voucher row is locked (SELECT ... FOR UPDATE on PostgreSQL;
 SQLite's IMMEDIATE transactions serialise writers) and then changed with a
@@ -56,7 +66,7 @@ from simcare.accounts.models import Subscriber, User
 from simcare.accounts.services import record_audit
 from simcare.kit.time import local
 from simcare.ledger import services as ledger
-from simcare.ledger.models import TransactionKind
+from simcare.ledger.models import LedgerTransaction, TransactionKind
 from simcare.notify import services as notify
 from simcare.ops.logs import get_logger
 from simcare.orders import pins
@@ -64,9 +74,11 @@ from simcare.orders.errors import (
     VoucherBatchRefused,
     VoucherInvalid,
     VoucherLocked,
+    VoucherNotSellable,
     VoucherPinsUnavailable,
 )
 from simcare.orders.models import Voucher, VoucherBatch, VoucherFailure, VoucherStatus
+from simcare.stores.models import Store
 
 logger = get_logger(__name__)
 
@@ -308,6 +320,85 @@ def take_pins_csv(
     batch.pins_exported_at = now
     logger.info("voucher PINs exported", batch=batch.pk, actor=_actor_label(acting_user))
     return content
+
+
+# --- selling at a store -------------------------------------------------------------------
+
+
+@transaction.atomic
+def sell_voucher(
+    voucher_serial: str,
+    *,
+    store: Store,
+    acting_user: User | None,
+    idempotency_key: str,
+    now: dt.datetime | None = None,
+) -> Voucher:
+    """Sell the card with this serial over `store`'s counter for cash, once.
+
+    Posts cash:<store> -value, liability:vouchers +value (idempotency key
+    "voucher-sale:<id>") and stamps sold_at / sold_store / sold_by. The same
+    idempotency_key again (a double submit) returns the voucher and posts nothing.
+    The serial may carry spaces, dashes and lower case (orders.pins.normalize_serial).
+    Refuses VoucherNotSellable (nothing written) for an unknown serial, a void,
+    redeemed or expired card, or one already sold by another request.
+    """
+    now = now or timezone.now()
+    key = (idempotency_key or "").strip()
+    if not key or len(key) > 200:
+        raise ValueError("sell_voucher needs an idempotency key of at most 200 characters")
+    serial = pins.normalize_serial(voucher_serial)
+    voucher = Voucher.objects.select_for_update().filter(serial=serial).first() if serial else None
+    if voucher is None:
+        raise VoucherNotSellable.because("unknown")
+    if voucher.sold_at is not None:
+        if voucher.sale_key == key and voucher.sold_store_id == store.pk:
+            return voucher
+        raise VoucherNotSellable.because("sold", serial=voucher.serial)
+    if voucher.status == VoucherStatus.VOID:
+        raise VoucherNotSellable.because("void", serial=voucher.serial)
+    if voucher.status == VoucherStatus.REDEEMED:
+        raise VoucherNotSellable.because("redeemed", serial=voucher.serial)
+    if voucher.expires_at <= now:
+        raise VoucherNotSellable.because("expired", serial=voucher.serial)
+    # Conditional, so two sales of one card at the same moment sell it once.
+    claimed = Voucher.objects.filter(pk=voucher.pk, sold_at__isnull=True).update(
+        sold_at=now, sold_store=store, sold_by=acting_user, sale_key=key
+    )
+    if not claimed:
+        raise VoucherNotSellable.because("sold", serial=voucher.serial)
+    txn = ledger.transfer(
+        kind=TransactionKind.VOUCHER_SALE,
+        source=ledger.store_drawer(store),
+        destination=ledger.system_account(LIABILITY_ACCOUNT),
+        amount_cents=voucher.value_cents,
+        memo=f"voucher {voucher.serial} sold at {store.code}",
+        idempotency_key=f"voucher-sale:{voucher.pk}",
+        reference=f"voucher:{voucher.serial}",
+    )
+    voucher.refresh_from_db()
+    record_audit(
+        "voucher.sold",
+        actor=acting_user,
+        target=voucher,
+        serial=voucher.serial,
+        store=store.code,
+        value_cents=voucher.value_cents,
+        ledger_transaction=txn.pk,
+    )
+    logger.info(
+        "voucher sold",
+        voucher=voucher.serial,
+        store=store.code,
+        value_cents=voucher.value_cents,
+        actor=_actor_label(acting_user),
+    )
+    return voucher
+
+
+def voucher_sale_transaction(voucher: Voucher) -> LedgerTransaction | None:
+    """The ledger posting of the card's sale at a store, if it was sold there."""
+    return LedgerTransaction.objects.filter(idempotency_key=f"voucher-sale:{voucher.pk}").first()
 
 
 # --- redeeming ------------------------------------------------------------------------------
