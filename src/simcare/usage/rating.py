@@ -1,0 +1,277 @@
+"""Rating: what one usage record takes from buckets, the wallet and the debt (30-usage.md).
+
+Pure rules, no I/O: the importer loads the accounts (lines, buckets, wallets)
+of a batch, calls `rate_wallet` once per wallet with that wallet's records,
+and writes the outcome set-based. Everything here is plain integers:
+
+- units: data in KB (1 KB = 1024 bytes, rounded up per record), voice in
+  minutes (rounded up per call), SMS in messages;
+- money in cents; a data rate is cents per MB (1024 KB), so a record's data
+  overage costs ceil(KB × rate / 1024) cents, rounded up once per record.
+
+Per record, in this order:
+
+1. No service: a line that is not `active` at `started_at` (derived from its
+   period and the lifecycle deadlines, so a sweep that has not run yet does
+   not matter) gets nothing: outgoing usage in grace, anything while
+   suspended, closed or before activation is `rejected_state`. Incoming
+   usage in grace is served (grace is "incoming only").
+2. Incoming domestic (`in`, zone CA, voice or SMS) is free.
+3. Buckets: of the record's kind, valid at `started_at`, covering its zone
+   (CA buckets for CA; US buckets for US, and the CA buckets too when the
+   plan includes the US; INTL buckets for INTL); add-ons soonest-expiring
+   first, then the plan's. Unlimited buckets (total None) take everything.
+4. Overage: the rest at the plan's rate for the zone (CA overage rates, or
+   the US / INTL roaming rates; US at the CA rate when the plan includes
+   it), from the wallet down to its floor (-overdraft limit). What the
+   wallet cannot pay is debt on the record and bars the line; a barred line
+   gets no chargeable usage: the part that would cost money is
+   `rejected_barred` (buckets still serve it).
+
+Conservation, per record and so per line: bucket + overage + free + rejected
+= units, and the wallet moves by exactly the sum of charged_cents.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+DATA: Final = "data"
+VOICE: Final = "voice"
+SMS: Final = "sms"
+KINDS: Final = (DATA, VOICE, SMS)
+
+CA: Final = "CA"
+US: Final = "US"
+INTL: Final = "INTL"
+ZONES: Final = (CA, US, INTL)
+
+OUT: Final = "out"
+IN: Final = "in"
+
+PLAN: Final = "plan"
+ADDON: Final = "addon"
+
+RATED: Final = "rated"
+FREE: Final = "free"
+REJECTED_STATE: Final = "rejected_state"
+REJECTED_BARRED: Final = "rejected_barred"
+
+BYTES_PER_KB: Final = 1024
+KB_PER_MB: Final = 1024
+SECONDS_PER_MINUTE: Final = 60
+
+THRESHOLDS: Final = (80, 100)
+
+
+def units_for(kind: str, quantity: int) -> int:
+    """Rated units of a record: data bytes → KB, voice seconds → minutes (both rounded up)."""
+    if kind == DATA:
+        return -(-quantity // BYTES_PER_KB)
+    if kind == VOICE:
+        return -(-quantity // SECONDS_PER_MINUTE)
+    return quantity
+
+
+def overage_cents(kind: str, units: int, rate: int) -> int:
+    """What `units` beyond the buckets cost at `rate` (cents per MB for data, else per unit)."""
+    if kind == DATA:
+        return -(-units * rate // KB_PER_MB)
+    return units * rate
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """A plan's prices beyond its allowances, in cents: (kind, zone) → per MB / minute / SMS."""
+
+    cents: dict[tuple[str, str], int]
+    includes_us: bool = False
+
+    def for_zone(self, kind: str, zone: str) -> int:
+        if zone == US and self.includes_us:
+            zone = CA
+        return self.cents.get((kind, zone), 0)
+
+
+@dataclass(slots=True)
+class Bucket:
+    """An allowance as rating sees it; `used` moves as records are rated."""
+
+    id: int
+    kind: str
+    zone: str
+    source: str
+    total: int | None
+    used: int
+    starts_at: dt.datetime
+    expires_at: dt.datetime
+
+    def remaining(self) -> int | None:
+        return None if self.total is None else self.total - self.used
+
+
+def consumption_order(buckets: Iterable[Bucket]) -> list[Bucket]:
+    """Add-ons expiring soonest first, then the plan's buckets (by expiry as well)."""
+    return sorted(buckets, key=lambda b: (b.source != ADDON, b.expires_at, b.id))
+
+
+@dataclass(slots=True)
+class Account:
+    """One line as rating sees it.
+
+    `activated_at` .. `period_end` is service; then grace until
+    `grace_ends_at`, suspended until `suspension_ends_at`, closed after (or
+    when `is_closed`). `buckets` must be in consumption_order.
+    """
+
+    line_id: int
+    rates: Rates
+    activated_at: dt.datetime
+    period_end: dt.datetime
+    grace_ends_at: dt.datetime
+    suspension_ends_at: dt.datetime
+    buckets: list[Bucket]
+    is_closed: bool = False
+    is_barred: bool = False
+    newly_barred: bool = False
+    debt_cents: int = 0
+
+    def service_at(self, moment: dt.datetime) -> str:
+        if self.is_closed or moment < self.activated_at:
+            return "none"
+        if moment < self.period_end:
+            return "active"
+        if moment < self.grace_ends_at:
+            return "grace"
+        if moment < self.suspension_ends_at:
+            return "suspended"
+        return "none"
+
+
+@dataclass(slots=True)
+class Wallet:
+    """What the subscriber's wallet can still pay: balance + overdraft limit, in cents."""
+
+    available_cents: int
+    charged_cents: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """One record to rate; `position` is the caller's handle to match the result."""
+
+    position: int
+    line_id: int
+    kind: str
+    zone: str
+    direction: str
+    started_at: dt.datetime
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rated:
+    position: int
+    units: int
+    bucket_units: int
+    overage_units: int
+    free_units: int
+    rejected_units: int
+    charged_cents: int
+    debt_cents: int
+    outcome: str
+    takes: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(slots=True)
+class WalletResult:
+    rated: list[Rated] = field(default_factory=list)
+
+
+def _eligible(bucket: Bucket, kind: str, zone: str, includes_us: bool, moment: dt.datetime) -> bool:
+    if bucket.kind != kind or not (bucket.starts_at <= moment < bucket.expires_at):
+        return False
+    if bucket.zone == zone:
+        return True
+    return zone == US and includes_us and bucket.zone == CA
+
+
+def rate_record(usage: Usage, account: Account, wallet: Wallet) -> Rated:
+    """Rate one record against the account's buckets and the wallet (both are updated)."""
+    kind = usage.kind
+    units = units_for(kind, usage.quantity)
+    incoming = usage.direction == IN and kind != DATA
+    service = account.service_at(usage.started_at)
+    if service != "active" and not (service == "grace" and incoming):
+        return Rated(usage.position, units, 0, 0, 0, units, 0, 0, REJECTED_STATE)
+    if incoming and usage.zone == CA:
+        return Rated(usage.position, units, 0, 0, units, 0, 0, 0, FREE)
+
+    remaining = units
+    takes: list[tuple[int, int]] = []
+    includes_us = account.rates.includes_us
+    for bucket in account.buckets:
+        if remaining == 0:
+            break
+        if not _eligible(bucket, kind, usage.zone, includes_us, usage.started_at):
+            continue
+        room = bucket.remaining()
+        take = remaining if room is None else min(remaining, room)
+        if take > 0:
+            bucket.used += take
+            remaining -= take
+            takes.append((bucket.id, take))
+    bucket_units = units - remaining
+    if remaining == 0:
+        return Rated(usage.position, units, bucket_units, 0, 0, 0, 0, 0, RATED, tuple(takes))
+
+    cost = overage_cents(kind, remaining, account.rates.for_zone(kind, usage.zone))
+    if cost > 0 and account.is_barred:
+        return Rated(
+            usage.position, units, bucket_units, 0, 0, remaining, 0, 0, REJECTED_BARRED, tuple(takes)
+        )
+    paid = max(0, min(cost, wallet.available_cents))
+    owed = cost - paid
+    wallet.available_cents -= paid
+    wallet.charged_cents += paid
+    if owed:
+        account.debt_cents += owed
+        account.is_barred = True
+        account.newly_barred = True
+    return Rated(
+        usage.position, units, bucket_units, remaining, 0, 0, paid, owed, RATED, tuple(takes)
+    )
+
+
+def rate_wallet(
+    records: Iterable[Usage], accounts: dict[int, Account], wallet: Wallet
+) -> list[Rated]:
+    """Rate one wallet's records of a batch: each line's in started_at order (stable for ties)."""
+    ordered = sorted(records, key=lambda usage: usage.started_at)
+    return [rate_record(usage, accounts[usage.line_id], wallet) for usage in ordered]
+
+
+def threshold_crossed(total: int | None, used_before: int, used_after: int) -> int | None:
+    """The highest threshold (80 or 100 percent) `used` crossed, or None.
+
+    Both crossed at once (70% → 100%) gives 100 only: one message that says
+    the allowance is gone beats two at the same moment.
+    """
+    if total is None or total <= 0 or used_after <= used_before:
+        return None
+    crossed = None
+    for percent in THRESHOLDS:
+        limit = total * percent
+        if used_before * 100 < limit <= used_after * 100:
+            crossed = percent
+    return crossed
+
+
+def conserved(units: Sequence[int], rated: Sequence[Rated]) -> bool:
+    """The conservation rule over a set of results (tests and `ledger verify`-style checks)."""
+    return sum(units) == sum(
+        r.bucket_units + r.overage_units + r.free_units + r.rejected_units for r in rated
+    )
