@@ -335,7 +335,7 @@ def run_child(records: int, lines: int, batch_size: int, compress: bool) -> dict
             "SELECT SUM(units), SUM(bucket_units + overage_units + free_units + rejected_units), "
             "SUM(charged_cents), SUM(debt_cents) FROM usage_usagerecord"
         )
-        units, accounted, charged, debt = cursor.fetchone()
+        units, accounted, charged, debt = (int(value or 0) for value in cursor.fetchone())
     assert units == accounted, (units, accounted)
     wallet_total = sum(
         LedgerAccount.objects.filter(kind="wallet").values_list("cached_balance_cents", flat=True)

@@ -89,6 +89,7 @@ from simcare.orders.models import (
 )
 from simcare.orders.services import vouchers as voucher_services
 from simcare.stores.models import Store
+from simcare.usage.models import CdrImport
 
 pytestmark = pytest.mark.django_db
 
@@ -161,6 +162,7 @@ SAMPLE_OBJECTS: dict[str, Callable[[World], Model | None]] = {
         ApiToken.objects.order_by("pk").first()
         or account_services.issue_api_token(world.subscriber.user)[0]
     ),
+    "usage.cdrimport": lambda world: world.objects["usage.cdrimport"],
 }
 
 
@@ -313,6 +315,7 @@ ADMIN_REFUSED_VIEWS: dict[str, frozenset[str]] = {
     "orders.savedpaymentmethod": _READ_ONLY,
     "orders.autorenewattempt": _READ_ONLY,
     "accounts.apitoken": _READ_ONLY,  # issued through the API only; revoked by an action
+    "usage.cdrimport": _READ_ONLY,
 }
 
 
@@ -601,6 +604,14 @@ def world(db: Any) -> World:
         ),
         "axes.accessfailurelog": AccessFailureLog.objects.create(
             username="someone", attempt_time=now, **attempt_fields
+        ),
+        "usage.cdrimport": CdrImport.objects.create(
+            file_name="cdr-2026-12-01.csv.gz",
+            status="finished",
+            finished_at=now,
+            rows_read=10,
+            applied=9,
+            rejected=1,
         ),
     }
     _batch, issued = voucher_services.generate_batch(
