@@ -366,6 +366,41 @@ def _load_lines(msisdns: list[str], earliest: int, rates: dict[int, rating.Rates
     return found
 
 
+class _LineCache:
+    """The lines one import has met, kept across its batches.
+
+    Bucket usage moves only through imports, which run one at a time (the
+    import lock), and each batch adds its deltas to the cached buckets as
+    it writes them to the database, so the cache stays exact for usage.
+    What other services change meanwhile (a renewal, an add-on bought) is
+    seen by the next import; wallets are read afresh, and locked, in every
+    batch. A batch older than what the cache was loaded for reloads it, so a
+    late record still sees the buckets valid at its time.
+    """
+
+    def __init__(self) -> None:
+        self.lines: dict[str, _LineInfo] = {}
+        self.unknown: set[str] = set()
+        self.loaded_from: int | None = None
+        self.rates: dict[int, rating.Rates] = {}
+
+    def get(self, msisdns: list[str], earliest: int) -> dict[str, _LineInfo]:
+        if self.loaded_from is None or earliest < self.loaded_from:
+            self.lines.clear()
+            self.unknown.clear()
+            self.loaded_from = earliest
+        missing = [m for m in msisdns if m not in self.lines and m not in self.unknown]
+        if missing:
+            found = _load_lines(missing, self.loaded_from, self.rates)
+            self.lines.update(found)
+            self.unknown.update(m for m in missing if m not in found)
+        batch = {m: self.lines[m] for m in msisdns if m in self.lines}
+        for info in batch.values():
+            info.account.newly_barred = False
+            info.account.debt_cents = 0
+        return batch
+
+
 def _lock_wallets(subscriber_ids: list[int]) -> dict[int, LedgerAccount]:
     wallets: dict[int, LedgerAccount] = {}
     for chunk in _chunks(sorted(subscriber_ids)):
@@ -418,8 +453,19 @@ def _insert_records(records: pl.DataFrame) -> None:
 
 
 def _update_from_values(table: str, column: str, pairs: list[tuple[int, int]]) -> None:
-    """UPDATE table SET column = column + delta for (id, delta) pairs, one statement per chunk."""
+    """UPDATE table SET column = column + delta for (id, delta) pairs: one statement per chunk
+    (PostgreSQL: the pairs as two arrays; SQLite: a VALUES list)."""
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"""
+                UPDATE {table} SET {column} = {table}.{column} + v.delta
+                FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, delta)
+                WHERE {table}.id = v.id
+                """,  # noqa: S608
+                [[pair[0] for pair in pairs], [pair[1] for pair in pairs]],
+            )
+            return
         for chunk in _chunks(pairs):
             values = ", ".join(["(%s, %s)"] * len(chunk))
             cursor.execute(
@@ -432,20 +478,29 @@ def _update_from_values(table: str, column: str, pairs: list[tuple[int, int]]) -
             )
 
 
+_DAILY_UPSERT = """
+    ON CONFLICT (line_id, day, kind) DO UPDATE SET
+        units = usage_dailyusage.units + excluded.units,
+        records = usage_dailyusage.records + excluded.records,
+        charged_cents = usage_dailyusage.charged_cents + excluded.charged_cents
+"""
+
+
 def _add_daily(rollups: pl.DataFrame) -> None:
-    if connection.vendor != "postgresql":
-        rollups = rollups.with_columns(pl.col("day").cast(pl.String))
+    rollups = rollups.select("line_id", "day", "kind", "units", "records", "charged_cents")
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "INSERT INTO usage_dailyusage (line_id, day, kind, units, records, charged_cents) "
+                "SELECT * FROM unnest(%s::bigint[], %s::date[], %s::varchar[], %s::bigint[], "
+                "%s::bigint[], %s::bigint[])" + _DAILY_UPSERT,
+                [rollups.get_column(name).to_list() for name in rollups.columns],
+            )
+            return
         cursor.executemany(
-            """
-            INSERT INTO usage_dailyusage (line_id, day, kind, units, records, charged_cents)
-            VALUES (%s, %s, %s, %s, %s, %s)
-            ON CONFLICT (line_id, day, kind) DO UPDATE SET
-                units = usage_dailyusage.units + excluded.units,
-                records = usage_dailyusage.records + excluded.records,
-                charged_cents = usage_dailyusage.charged_cents + excluded.charged_cents
-            """,
-            rollups.select("line_id", "day", "kind", "units", "records", "charged_cents").iter_rows(),
+            "INSERT INTO usage_dailyusage (line_id, day, kind, units, records, charged_cents) "
+            "VALUES (%s, %s, %s, %s, %s, %s)" + _DAILY_UPSERT,
+            rollups.with_columns(pl.col("day").cast(pl.String)).iter_rows(),
         )
 
 
@@ -457,14 +512,17 @@ class _Notice:
     context: dict[str, Any]
 
 
+_NOTIFICATION_COLUMNS = """
+    created_at, send_after, recipient_id, channel, template, language, line_id,
+    reference_at, context, dedupe_key, status, attempts, address, subject, body,
+    last_error, sent_at
+"""
+
+
 def _queue(notices: list[_Notice], now: dt.datetime) -> None:
     """Queue the notices (email + SMS each) once: ON CONFLICT on the dedupe key does nothing."""
-    at = connection.ops.adapt_datetimefield_value(now)
-    context_sql = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
     rows = [
         (
-            at,
-            at,
             notice.info.user_id,
             channel,
             notice.template,
@@ -477,17 +535,28 @@ def _queue(notices: list[_Notice], now: dt.datetime) -> None:
         for channel in ("email", "sms")
     ]
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"""
+                INSERT INTO notify_notification ({_NOTIFICATION_COLUMNS})
+                SELECT %s, %s, v.recipient_id, v.channel, v.template, v.language, v.line_id,
+                       NULL, v.context::jsonb, v.dedupe_key, 'queued', 0, '', '', '', '', NULL
+                FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::varchar[],
+                            %s::bigint[], %s::text[], %s::varchar[])
+                     AS v(recipient_id, channel, template, language, line_id, context, dedupe_key)
+                ON CONFLICT (dedupe_key) DO NOTHING
+                """,  # noqa: S608
+                [now, now, *([row[index] for row in rows] for index in range(7))],
+            )
+            return
+        at = connection.ops.adapt_datetimefield_value(now)
         cursor.executemany(
             f"""
-            INSERT INTO notify_notification (
-                created_at, send_after, recipient_id, channel, template, language, line_id,
-                reference_at, context, dedupe_key, status, attempts, address, subject, body,
-                last_error, sent_at
-            ) VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, {context_sql}, %s, 'queued', 0, '', '', '',
-                '', NULL)
+            INSERT INTO notify_notification ({_NOTIFICATION_COLUMNS})
+            VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, %s, %s, 'queued', 0, '', '', '', '', NULL)
             ON CONFLICT (dedupe_key) DO NOTHING
             """,  # noqa: S608
-            rows,
+            [(at, at, *row) for row in rows],
         )
 
 
@@ -519,7 +588,7 @@ class _Batch:
         stages[stage] = stages.get(stage, 0.0) + now - self._clock
         self._clock = now
 
-    def run(self, frame: pl.DataFrame, rates: dict[int, rating.Rates]) -> _BatchOutcome:
+    def run(self, frame: pl.DataFrame, cache: _LineCache) -> _BatchOutcome:
         outcome = self.outcome
         outcome.rows = frame.height
         bad = frame.filter(pl.col("reason").is_not_null())
@@ -537,7 +606,7 @@ class _Batch:
                 outcome.duplicates += before - fresh.height
         self._lap("dedupe")
         if fresh.height:
-            self._rate_and_write(fresh, rates)
+            self._rate_and_write(fresh, cache)
         CdrImport.objects.filter(pk=self.cdr_import.pk).update(
             rows_read=F("rows_read") + outcome.rows,
             applied=F("applied") + outcome.applied,
@@ -561,11 +630,11 @@ class _Batch:
                     [self.cdr_import.pk],
                 )
 
-    def _rate_and_write(self, fresh: pl.DataFrame, rates: dict[int, rating.Rates]) -> None:
+    def _rate_and_write(self, fresh: pl.DataFrame, cache: _LineCache) -> None:
         outcome = self.outcome
         earliest = fresh.get_column("ts").min()
         assert isinstance(earliest, int)
-        lines = _load_lines(fresh.get_column("msisdn").unique().to_list(), earliest, rates)
+        lines = cache.get(fresh.get_column("msisdn").unique().to_list(), earliest)
         known = pl.DataFrame(
             {
                 "msisdn": list(lines),
@@ -767,7 +836,7 @@ def import_cdrs(
         file_name=file_name[:255], started_at=now or timezone.now()
     )
     report = ImportReport(file_name=file_name, cdr_import_id=cdr_import.pk)
-    rates: dict[int, rating.Rates] = {}
+    cache = _LineCache()
     number = 0
     try:
         binary = _binary_stream(source)
@@ -784,7 +853,7 @@ def import_cdrs(
             next_line += len(lines)
             del lines
             with transaction.atomic():
-                outcome = _Batch(cdr_import, number, now or timezone.now()).run(frame, rates)
+                outcome = _Batch(cdr_import, number, now or timezone.now()).run(frame, cache)
             del frame
             report.rows_read += outcome.rows
             report.applied += outcome.applied
