@@ -26,7 +26,7 @@ thresholds fire. Then, in the same run and database, it times:
 It prints records/s for both, their ratio, and the process's peak resident
 memory (getrusage) before and after the import: run it with a larger N to
 see the memory stay flat. Target (80-operations.md): ≥ 100,000 records/s and
-≥ 0.5 × the bare insert.
+≥ 0.5 x the bare insert.
 """
 
 from __future__ import annotations
@@ -224,7 +224,10 @@ def load(lines: int) -> dict[str, Any]:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")
-    return {"subscribers": subscriber_count, "load_seconds": round(time.perf_counter() - started, 2)}
+    return {
+        "subscribers": subscriber_count,
+        "load_seconds": round(time.perf_counter() - started, 2),
+    }
 
 
 def bare_insert(path: Path, batch_size: int) -> tuple[int, float]:
@@ -240,12 +243,12 @@ def bare_insert(path: Path, batch_size: int) -> tuple[int, float]:
             cursor.execute("CREATE TABLE bench_bare (LIKE usage_usagerecord INCLUDING ALL)")
         else:
             cursor.execute(
-                "SELECT sql FROM sqlite_master WHERE tbl_name = 'usage_usagerecord' AND sql IS NOT NULL"
+                "SELECT sql FROM sqlite_master "
+                "WHERE tbl_name = 'usage_usagerecord' AND sql IS NOT NULL"
             )
-            for (statement,) in cursor.fetchall():
-                statement = statement.replace('"usage_usagerecord"', '"bench_bare"')
-                statement = statement.replace("usage_record_record_id_unique", "bench_bare_rid")
-                cursor.execute(statement)
+            for (original,) in cursor.fetchall():
+                statement = original.replace('"usage_usagerecord"', '"bench_bare"')
+                cursor.execute(statement.replace("usage_record_record_id_unique", "bench_bare_rid"))
     postgres = connection.vendor == "postgresql"
     columns = ", ".join(services._RECORD_COLUMNS)
     opener: Any = gzip.open if path.suffix == ".gz" else open
@@ -329,7 +332,7 @@ def run_child(records: int, lines: int, batch_size: int, compress: bool) -> dict
     assert report.applied == records, report
     assert UsageRecord.objects.count() == records
 
-    # Conservation, checked on the result: every unit accounted for, the wallets moved by the charges.
+    # Conservation on the result: every unit accounted for, wallets moved by the charges.
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT SUM(units), SUM(bucket_units + overage_units + free_units + rejected_units), "
@@ -346,7 +349,8 @@ def run_child(records: int, lines: int, batch_size: int, compress: bool) -> dict
     with path.open("rb") as source:
         again = services.import_cdrs(source, file_name=path.name, batch_size=batch_size)
     reimport_seconds = time.perf_counter() - reimport_started
-    assert again.applied == 0 and again.duplicates == records, again
+    assert again.applied == 0, again
+    assert again.duplicates == records, again
 
     bare_rows, bare_seconds = bare_insert(path, batch_size)
     assert bare_rows == records
@@ -443,7 +447,8 @@ def print_result(result: dict[str, Any], out: IO[str] = sys.stdout) -> None:
         f"  import / bare insert throughput: {result['import_vs_bare']}\n"
         f"  import stages (s): {', '.join(f'{k} {v}' for k, v in result['stages'].items())}\n"
         f"  re-import (all duplicates, nothing changed): {result['reimport_seconds']} s\n"
-        f"  charged {result['charged_cents'] / 100:,.2f} $, debt {result['debt_cents'] / 100:,.2f} $, "
+        f"  charged {result['charged_cents'] / 100:,.2f} $, "
+        f"debt {result['debt_cents'] / 100:,.2f} $, "
         f"{result['barred_lines']:,} lines barred, {result['daily_rows']:,} daily rows, "
         f"{result['ledger_entries']:,} ledger entries, {result['notifications']:,} notifications\n"
         f"  peak RSS: {result['peak_rss_mb_before_import']} MB before the import, "

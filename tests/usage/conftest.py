@@ -1,4 +1,4 @@
-"""Fixtures for the usage tests: lines made by the real service, wallets funded through the ledger."""
+"""Fixtures for the usage tests: lines made by the real service, wallets funded by the ledger."""
 
 from __future__ import annotations
 

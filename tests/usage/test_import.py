@@ -99,7 +99,9 @@ def test_a_good_file_is_rated_into_buckets_wallet_and_rollups(
         ("revenue:usage", 101),
         (f"wallet:{subscriber.pk}", -101),
     ]
-    assert sorted(DailyUsage.objects.values_list("day", "kind", "units", "records", "charged_cents")) == [
+    assert sorted(
+        DailyUsage.objects.values_list("day", "kind", "units", "records", "charged_cents")
+    ) == [
         (dt.date(2026, 12, 1), "data", 1537, 2, 51),
         (dt.date(2026, 12, 1), "voice", 14, 3, 50),
     ]
@@ -310,7 +312,8 @@ def test_thresholds_notify_once_per_bucket(
         ("usage.bucket_80", "sms"),
     ]
     notice = Notification.objects.get(template="usage.bucket_100", channel="email")
-    assert notice.context["percent"] == 100 and notice.dedupe_key == f"usage.bucket:{sms.pk}:100:email"
+    assert notice.context["percent"] == 100
+    assert notice.dedupe_key == f"usage.bucket:{sms.pk}:100:email"
 
 
 def test_an_addon_bucket_is_used_before_the_plan(
@@ -361,8 +364,30 @@ def test_the_command_exits_3_and_writes_the_rejects_report(
     with rejects.open(newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows == [
-        ["file", "row_number", "reason", "record_id", "msisdn", "type", "started_at", "quantity", "zone", "direction"],
-        ["cdrs.csv.gz", "3", "quantity must not be negative.", "b1", line.msisdn, "sms", AT, "-1", "CA", "out"],
+        [
+            "file",
+            "row_number",
+            "reason",
+            "record_id",
+            "msisdn",
+            "type",
+            "started_at",
+            "quantity",
+            "zone",
+            "direction",
+        ],
+        [
+            "cdrs.csv.gz",
+            "3",
+            "quantity must not be negative.",
+            "b1",
+            line.msisdn,
+            "sms",
+            AT,
+            "-1",
+            "CA",
+            "out",
+        ],
     ]
     assert list(UsageRecord.objects.values_list("record_id", flat=True)) == ["g1"]
 

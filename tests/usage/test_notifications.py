@@ -51,7 +51,9 @@ def test_threshold_and_barring_messages_render_in_each_language(
     for template in ("usage.bucket_80", "usage.bucket_100", "usage.barred"):
         notice = Notification.objects.get(line=line, template=template, channel="email")
         message = rendering.render(notice)
-        sms = rendering.render(Notification.objects.get(line=line, template=template, channel="sms"))
+        sms = rendering.render(
+            Notification.objects.get(line=line, template=template, channel="sms")
+        )
         assert message.language == language
         assert line.msisdn[-4:] in message.subject.replace(" ", "").replace("-", "")
         texts[template] = message.subject + message.body + sms.sms

@@ -1,4 +1,4 @@
-"""Usage reads for the chart and the API: the query with its access check, and the router over HTTP."""
+"""Usage reads for the chart and the API: the query and its access check, the router over HTTP."""
 
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ def test_daily_usage_for_the_owner_has_every_day_in_toronto_time(
     used_line: Line, subscriber: Subscriber
 ) -> None:
     usage = queries.daily_usage_for(subscriber.user, used_line.msisdn, 3, today=TODAY)
-    assert usage.msisdn == used_line.msisdn and usage.days == 3
+    assert usage.msisdn == used_line.msisdn
+    assert usage.days == 3
     assert usage.daily == [
         queries.DayTotals(day=dt.date(2026, 11, 29)),
         queries.DayTotals(day=dt.date(2026, 11, 30), voice=2, sms=1),
@@ -49,7 +50,9 @@ def test_daily_usage_for_the_owner_has_every_day_in_toronto_time(
 
 
 def test_days_are_clamped(used_line: Line, subscriber: Subscriber) -> None:
-    assert len(queries.daily_usage_for(subscriber.user, used_line.msisdn, 0, today=TODAY).daily) == 1
+    assert (
+        len(queries.daily_usage_for(subscriber.user, used_line.msisdn, 0, today=TODAY).daily) == 1
+    )
     assert len(queries.daily_usage_for(subscriber.user, used_line.msisdn, 9999).daily) == 366
 
 
@@ -70,7 +73,8 @@ def test_the_router_serves_the_owner_and_404s_anyone_else(
     response = client.get(f"/me/lines/{used_line.msisdn}/usage?days=2", user=subscriber.user)
     assert response.status_code == 200
     body = response.json()
-    assert body["msisdn"] == used_line.msisdn and body["days"] == 2
+    assert body["msisdn"] == used_line.msisdn
+    assert body["days"] == 2
     assert body["units"] == {"data": "KB", "voice": "minute", "sms": "message"}
     today = timezone.now().astimezone(business_zone()).date()
     assert [day["day"] for day in body["daily"]] == [
@@ -80,4 +84,7 @@ def test_the_router_serves_the_owner_and_404s_anyone_else(
     assert set(body["daily"][0]) == {"day", "data", "voice", "sms", "charged_cents"}
     stranger = make_subscriber()
     assert client.get(f"/me/lines/{used_line.msisdn}/usage", user=stranger.user).status_code == 404
-    assert client.get(f"/me/lines/{used_line.msisdn}/usage?days=0", user=subscriber.user).status_code == 422
+    assert (
+        client.get(f"/me/lines/{used_line.msisdn}/usage?days=0", user=subscriber.user).status_code
+        == 422
+    )

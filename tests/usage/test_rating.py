@@ -1,4 +1,4 @@
-"""The pure rating rules (usage/rating.py): tables at every boundary, and conservation as a property."""
+"""The pure rating rules (usage/rating.py): tables at every boundary, conservation as a property."""
 
 from __future__ import annotations
 
@@ -143,7 +143,9 @@ def test_data_overage_is_cents_per_mb_rounded_up_per_record(
         (99, 2, 1, 1),
     ],
 )
-def test_bucket_boundaries(used: int, quantity_kb: int, bucket_units: int, overage_units: int) -> None:
+def test_bucket_boundaries(
+    used: int, quantity_kb: int, bucket_units: int, overage_units: int
+) -> None:
     plan_bucket = bucket(1, DATA, 100, used=used)
     acct = account(plan_bucket)
     wallet = Wallet(1_000)
@@ -224,8 +226,10 @@ def test_a_roaming_addon_serves_its_zone_only() -> None:
     acct = account(bucket(1, DATA, 100), us_pass)
     rated_us = rate(acct, Wallet(0), DATA, 10 * 1024, zone=US)
     rated_intl = rate(acct, Wallet(0), DATA, 1024 * 1024, zone=INTL)
-    assert rated_us.bucket_units == 10 and us_pass.used == 10
-    assert rated_intl.bucket_units == 0 and rated_intl.debt_cents == 20
+    assert rated_us.bucket_units == 10
+    assert us_pass.used == 10
+    assert rated_intl.bucket_units == 0
+    assert rated_intl.debt_cents == 20
 
 
 def test_incoming_domestic_is_free_incoming_roaming_is_not() -> None:
@@ -267,11 +271,14 @@ def test_no_service_outside_active(at: int, direction: str, outcome: str) -> Non
 def test_a_short_wallet_pays_what_it_has_owes_the_rest_and_bars_the_line() -> None:
     acct = account(bucket(1, VOICE, 1))
     wallet = Wallet(12)
-    rated = rate(acct, wallet, VOICE, 240)  # 4 minutes: 1 from the bucket, 3 × 5¢ overage
+    rated = rate(acct, wallet, VOICE, 240)  # 4 minutes: 1 from the bucket, 3 x 5¢ overage
     assert (rated.bucket_units, rated.overage_units) == (1, 3)
     assert (rated.charged_cents, rated.debt_cents) == (12, 3)
-    assert wallet.available_cents == 0 and wallet.charged_cents == 12
-    assert acct.is_barred and acct.newly_barred and acct.debt_cents == 3
+    assert wallet.available_cents == 0
+    assert wallet.charged_cents == 12
+    assert acct.is_barred
+    assert acct.newly_barred
+    assert acct.debt_cents == 3
 
 
 def test_a_wallet_exactly_enough_leaves_no_debt() -> None:
@@ -351,7 +358,11 @@ zones = st.sampled_from((CA, US, INTL))
 @st.composite
 def scenarios(draw: st.DrawFn) -> tuple[dict[int, Account], Wallet, list[Usage]]:
     rates = Rates(
-        cents={(kind, zone): draw(st.integers(0, 50)) for kind in (DATA, VOICE, SMS) for zone in (CA, US, INTL)},
+        cents={
+            (kind, zone): draw(st.integers(0, 50))
+            for kind in (DATA, VOICE, SMS)
+            for zone in (CA, US, INTL)
+        },
         includes_us=draw(st.booleans()),
     )
     accounts: dict[int, Account] = {}
@@ -360,7 +371,14 @@ def scenarios(draw: st.DrawFn) -> tuple[dict[int, Account], Wallet, list[Usage]]
         buckets = []
         for kind in (DATA, VOICE, SMS):
             total = draw(st.one_of(st.none(), st.integers(0, 5_000)))
-            buckets.append(bucket(next_bucket, kind, total, used=0 if total is None else draw(st.integers(0, total))))
+            buckets.append(
+                bucket(
+                    next_bucket,
+                    kind,
+                    total,
+                    used=0 if total is None else draw(st.integers(0, total)),
+                )
+            )
             next_bucket += 1
         for _addon in range(draw(st.integers(0, 3))):
             total = draw(st.integers(0, 3_000))
@@ -412,7 +430,9 @@ def test_conservation_over_random_plans_addons_wallets_and_records(
     by_position = dict(results)
     for line_id, acct in accounts.items():
         mine = [by_position[u.position] for u in records if u.line_id == line_id]
-        imported = sum(rating.units_for(u.kind, u.quantity) for u in records if u.line_id == line_id)
+        imported = sum(
+            rating.units_for(u.kind, u.quantity) for u in records if u.line_id == line_id
+        )
         assert sum(r.units for r in mine) == imported
         # from buckets + overage (paid or owed) + free + rejected == imported
         assert (
@@ -435,4 +455,5 @@ def test_conservation_over_random_plans_addons_wallets_and_records(
     assert wallet.available_cents == start_available - charged >= 0
     for r in rated:
         assert r.charged_cents + r.debt_cents == 0 or r.overage_units > 0
-        assert r.charged_cents >= 0 and r.debt_cents >= 0
+        assert r.charged_cents >= 0
+        assert r.debt_cents >= 0

@@ -23,7 +23,7 @@ UNITS = {"data": "KB", "voice": "minute", "sms": "message"}
 
 @dataclass(frozen=True)
 class DayTotals:
-    """One day (America/Toronto) of a line's usage: data in KB, voice in minutes, SMS in messages."""
+    """One day (America/Toronto) of a line's usage: data in KB, voice minutes, SMS messages."""
 
     day: dt.date
     data: int = 0

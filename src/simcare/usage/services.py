@@ -15,7 +15,7 @@ vectorized (polars); only rating itself is a Python loop over plain values
    primary-key order), and rate each wallet's records in started_at order;
 4. write: the records by COPY (PostgreSQL) or one executemany INSERT
    (SQLite); bucket usage by one UPDATE … FROM (VALUES …); one ledger
-   transaction for the whole batch (each wallet −its charges, revenue:usage
+   transaction for the whole batch (each wallet -its charges, revenue:usage
    +the sum); debt and barring on the lines; the daily rollups by
    INSERT … ON CONFLICT DO UPDATE; threshold and barring notifications into
    the outbox (dedupe keys make them once per bucket and per barring).
@@ -37,10 +37,10 @@ import io
 import json
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import polars as pl
 from django.db import connection, transaction
@@ -129,7 +129,9 @@ Progress = Callable[[int], None]
 
 
 def _binary_stream(source: IO[bytes]) -> IO[bytes]:
-    buffered: IO[bytes] = source if hasattr(source, "peek") else io.BufferedReader(source)  # type: ignore[arg-type]
+    buffered: IO[bytes] = (
+        source if hasattr(source, "peek") else io.BufferedReader(cast("io.RawIOBase", source))
+    )
     head = buffered.peek(2)[:2]  # type: ignore[attr-defined]
     if head == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
@@ -209,7 +211,7 @@ def _checked(frame: pl.DataFrame, first_line: int) -> pl.DataFrame:
     col = pl.col
     blank = pl.all_horizontal([col(name).is_null() for name in (*COLUMNS, "extra")])
     started = col("started_at").str.to_datetime("%+", strict=False, time_unit="us", time_zone="UTC")
-    direction_ok = col("direction").is_in(list((rating.OUT, rating.IN))) | (
+    direction_ok = col("direction").is_in([rating.OUT, rating.IN]) | (
         col("direction").is_null() & (col("type") == rating.DATA)
     )
     reason = (
@@ -305,7 +307,9 @@ def _plan_rates(plan: Plan) -> rating.Rates:
     )
 
 
-def _load_lines(msisdns: list[str], earliest: int, rates: dict[int, rating.Rates]) -> dict[str, _LineInfo]:
+def _load_lines(
+    msisdns: list[str], earliest: int, rates: dict[int, rating.Rates]
+) -> dict[str, _LineInfo]:
     """The live lines of these numbers with the buckets still valid at `earliest` (micros)."""
     config = lifecycle.current_config()
     grace = config.grace // rating.MICROSECOND
@@ -355,9 +359,17 @@ def _load_lines(msisdns: list[str], earliest: int, rates: dict[int, rating.Rates
                 """,  # noqa: S608
                 [connection.ops.adapt_datetimefield_value(earliest_at), *params],
             )
-            for bucket_id, line_id, kind, zone, source, total, used, starts, expires in (
-                cursor.fetchall()
-            ):
+            for (
+                bucket_id,
+                line_id,
+                kind,
+                zone,
+                source,
+                total,
+                used,
+                starts,
+                expires,
+            ) in cursor.fetchall():
                 by_id[line_id].buckets.append(
                     rating.Bucket(bucket_id, kind, zone, source, total, used, starts, expires)
                 )
@@ -448,7 +460,8 @@ def _insert_records(records: pl.DataFrame) -> None:
             placeholders = ", ".join(["%s"] * len(_RECORD_COLUMNS))
             cursor.executemany(
                 f"INSERT INTO usage_usagerecord ({columns}) VALUES ({placeholders})",  # noqa: S608
-                rows,
+                # An iterator: sqlite3 reads it row by row, no list of the whole batch.
+                cast("Sequence[Any]", rows),
             )
 
 
@@ -478,7 +491,37 @@ def _update_from_values(table: str, column: str, pairs: list[tuple[int, int]]) -
             )
 
 
-_DAILY_UPSERT = """
+def _daily_rollups(records: pl.DataFrame) -> pl.DataFrame:
+    """Per line, business-time day and kind: units served, records, cents charged."""
+    served = pl.col("units") - pl.col("rejected_units")
+    return (
+        records.filter((served > 0) | (pl.col("charged_cents") > 0))
+        .with_columns(
+            day=pl.col("started_at").dt.convert_time_zone(str(business_zone())).dt.date(),
+            served=served,
+        )
+        .group_by("line_id", "day", "kind")
+        .agg(
+            units=pl.col("served").sum(),
+            records=pl.len().cast(pl.Int64),
+            charged_cents=pl.col("charged_cents").sum(),
+        )
+        .sort("line_id", "day", "kind")
+    )
+
+
+_DAILY_INSERT_ARRAYS = """
+    INSERT INTO usage_dailyusage (line_id, day, kind, units, records, charged_cents)
+    SELECT * FROM unnest(%s::bigint[], %s::date[], %s::varchar[], %s::bigint[], %s::bigint[],
+                         %s::bigint[])
+    ON CONFLICT (line_id, day, kind) DO UPDATE SET
+        units = usage_dailyusage.units + excluded.units,
+        records = usage_dailyusage.records + excluded.records,
+        charged_cents = usage_dailyusage.charged_cents + excluded.charged_cents
+"""
+_DAILY_INSERT_ROWS = """
+    INSERT INTO usage_dailyusage (line_id, day, kind, units, records, charged_cents)
+    VALUES (%s, %s, %s, %s, %s, %s)
     ON CONFLICT (line_id, day, kind) DO UPDATE SET
         units = usage_dailyusage.units + excluded.units,
         records = usage_dailyusage.records + excluded.records,
@@ -487,20 +530,18 @@ _DAILY_UPSERT = """
 
 
 def _add_daily(rollups: pl.DataFrame) -> None:
+    """Add the batch's rollups to the stored ones: one statement (PostgreSQL: arrays)."""
     rollups = rollups.select("line_id", "day", "kind", "units", "records", "charged_cents")
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                "INSERT INTO usage_dailyusage (line_id, day, kind, units, records, charged_cents) "
-                "SELECT * FROM unnest(%s::bigint[], %s::date[], %s::varchar[], %s::bigint[], "
-                "%s::bigint[], %s::bigint[])" + _DAILY_UPSERT,
+                _DAILY_INSERT_ARRAYS,
                 [rollups.get_column(name).to_list() for name in rollups.columns],
             )
             return
         cursor.executemany(
-            "INSERT INTO usage_dailyusage (line_id, day, kind, units, records, charged_cents) "
-            "VALUES (%s, %s, %s, %s, %s, %s)" + _DAILY_UPSERT,
-            rollups.with_columns(pl.col("day").cast(pl.String)).iter_rows(),
+            _DAILY_INSERT_ROWS,
+            cast("Sequence[Any]", rollups.with_columns(pl.col("day").cast(pl.String)).iter_rows()),
         )
 
 
@@ -558,6 +599,40 @@ def _queue(notices: list[_Notice], now: dt.datetime) -> None:
             """,  # noqa: S608
             [(at, at, *row) for row in rows],
         )
+
+
+def _bucket_changes(
+    accounts: dict[int, rating.Account], infos: dict[int, _LineInfo], used_before: dict[int, int]
+) -> tuple[list[tuple[int, int]], list[_Notice]]:
+    """What the batch added to each bucket, and the thresholds (80%, 100%) it crossed."""
+    notices: list[_Notice] = []
+    deltas: list[tuple[int, int]] = []
+    for account in accounts.values():
+        info = infos[account.line_id]
+        for bucket in account.buckets:
+            before = used_before[bucket.id]
+            if bucket.used == before:
+                continue
+            deltas.append((bucket.id, bucket.used - before))
+            percent = rating.threshold_crossed(bucket.total, before, bucket.used)
+            if percent is not None:
+                notices.append(
+                    _Notice(
+                        info,
+                        notifications.BUCKET_100 if percent == 100 else notifications.BUCKET_80,
+                        f"usage.bucket:{bucket.id}:{percent}",
+                        {
+                            "kind": bucket.kind,
+                            "source": bucket.source,
+                            "percent": percent,
+                            "total": bucket.total,
+                            "expires_at": (
+                                rating.EPOCH + bucket.expires_at * rating.MICROSECOND
+                            ).isoformat(),
+                        },
+                    )
+                )
+    return sorted(deltas), notices
 
 
 # --- one batch ----------------------------------------------------------------------------------
@@ -633,7 +708,7 @@ class _Batch:
     def _rate_and_write(self, fresh: pl.DataFrame, cache: _LineCache) -> None:
         outcome = self.outcome
         earliest = fresh.get_column("ts").min()
-        assert isinstance(earliest, int)
+        assert isinstance(earliest, int)  # noqa: S101  (checked rows all have a time)
         lines = cache.get(fresh.get_column("msisdn").unique().to_list(), earliest)
         known = pl.DataFrame(
             {
@@ -647,18 +722,14 @@ class _Batch:
         unknown = joined.filter(pl.col("line_id").is_null())
         if unknown.height:
             reason = gettext("No live line has this msisdn.")
-            outcome.rejected.extend(
-                _rejects(unknown.with_columns(reason=pl.lit(reason)))
-            )
+            outcome.rejected.extend(_rejects(unknown.with_columns(reason=pl.lit(reason))))
         # Each wallet's records in time order (ties in file order): each line's are then too.
         rated_frame = joined.filter(pl.col("line_id").is_not_null()).sort(
             "subscriber_id", "ts", "row", maintain_order=True
         )
         if not rated_frame.height:
             return
-        rated_frame = rated_frame.with_columns(
-            direction=pl.col("direction").fill_null(rating.OUT)
-        )
+        rated_frame = rated_frame.with_columns(direction=pl.col("direction").fill_null(rating.OUT))
         infos = {info.account.line_id: info for info in lines.values()}
         accounts = {line_id: info.account for line_id, info in infos.items()}
         subscribers = sorted({info.subscriber_id for info in infos.values()})
@@ -699,7 +770,9 @@ class _Batch:
         self._lap("rate")
         rated = pl.DataFrame(
             results,
-            schema={name: (pl.String if name == "outcome" else pl.Int64) for name in _RATED_COLUMNS},
+            schema={
+                name: (pl.String if name == "outcome" else pl.Int64) for name in _RATED_COLUMNS
+            },
             orient="row",
         )
         del results
@@ -717,52 +790,12 @@ class _Batch:
         self._lap("records")
         outcome.applied = combined.height
 
-        served = pl.col("units") - pl.col("rejected_units")
-        rollups = (
-            combined.filter((served > 0) | (pl.col("charged_cents") > 0))
-            .with_columns(
-                day=pl.col("started_at").dt.convert_time_zone(str(business_zone())).dt.date(),
-                served=served,
-            )
-            .group_by("line_id", "day", "kind")
-            .agg(
-                units=pl.col("served").sum(),
-                records=pl.len().cast(pl.Int64),
-                charged_cents=pl.col("charged_cents").sum(),
-            )
-            .sort("line_id", "day", "kind")
-        )
+        rollups = _daily_rollups(combined)
         del combined, rated
 
-        notices: list[_Notice] = []
-        deltas: list[tuple[int, int]] = []
-        for account in accounts.values():
-            info = infos[account.line_id]
-            for bucket in account.buckets:
-                before = used_before[bucket.id]
-                if bucket.used == before:
-                    continue
-                deltas.append((bucket.id, bucket.used - before))
-                percent = rating.threshold_crossed(bucket.total, before, bucket.used)
-                if percent is not None:
-                    notices.append(
-                        _Notice(
-                            info,
-                            notifications.BUCKET_100 if percent == 100 else notifications.BUCKET_80,
-                            f"usage.bucket:{bucket.id}:{percent}",
-                            {
-                                "kind": bucket.kind,
-                                "source": bucket.source,
-                                "percent": percent,
-                                "total": bucket.total,
-                                "expires_at": (
-                                    rating.EPOCH + bucket.expires_at * rating.MICROSECOND
-                                ).isoformat(),
-                            },
-                        )
-                    )
+        deltas, notices = _bucket_changes(accounts, infos, used_before)
         if deltas:
-            _update_from_values("lines_bucket", "used", sorted(deltas))
+            _update_from_values("lines_bucket", "used", deltas)
         legs = [
             (ledger_accounts[subscriber_id], -wallet.charged_cents)
             for subscriber_id, wallet in wallets.items()
@@ -855,21 +888,7 @@ def import_cdrs(
             with transaction.atomic():
                 outcome = _Batch(cdr_import, number, now or timezone.now()).run(frame, cache)
             del frame
-            report.rows_read += outcome.rows
-            report.applied += outcome.applied
-            report.duplicates += outcome.duplicates
-            report.rejected += len(outcome.rejected)
-            report.charged_cents += outcome.charged_cents
-            report.debt_cents += outcome.debt_cents
-            stages = report.stage_seconds
-            stages["parse"] = stages.get("parse", 0.0) + parsed_in
-            for stage, seconds in outcome.stage_seconds.items():
-                stages[stage] = stages.get(stage, 0.0) + seconds
-            for reject in outcome.rejected:
-                if len(report.first_rejects) < REJECTS_KEPT:
-                    report.first_rejects.append(reject)
-                if on_reject is not None:
-                    on_reject(reject)
+            _add_to_report(report, outcome, parsed_in, on_reject)
             if progress is not None:
                 progress(report.rows_read)
     except CdrFileRefused as refusal:
@@ -887,6 +906,29 @@ def import_cdrs(
     _finish(cdr_import, ImportStatus.FINISHED, "")
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _add_to_report(
+    report: ImportReport,
+    outcome: _BatchOutcome,
+    parsed_in: float,
+    on_reject: Callable[[RejectedRow], None] | None,
+) -> None:
+    report.rows_read += outcome.rows
+    report.applied += outcome.applied
+    report.duplicates += outcome.duplicates
+    report.rejected += len(outcome.rejected)
+    report.charged_cents += outcome.charged_cents
+    report.debt_cents += outcome.debt_cents
+    stages = report.stage_seconds
+    stages["parse"] = stages.get("parse", 0.0) + parsed_in
+    for stage, seconds in outcome.stage_seconds.items():
+        stages[stage] = stages.get(stage, 0.0) + seconds
+    for reject in outcome.rejected:
+        if len(report.first_rejects) < REJECTS_KEPT:
+            report.first_rejects.append(reject)
+        if on_reject is not None:
+            on_reject(reject)
 
 
 def _finish(cdr_import: CdrImport, status: str, message: str) -> None:

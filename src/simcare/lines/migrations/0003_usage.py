@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('lines', '0002_lifecycle_indexes'),
+        ("lines", "0002_lifecycle_indexes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='line',
-            name='barred_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='barred at'),
+            model_name="line",
+            name="barred_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="barred at"),
         ),
         migrations.AddField(
-            model_name='line',
-            name='is_barred',
-            field=models.BooleanField(default=False, verbose_name='barred for chargeable usage'),
+            model_name="line",
+            name="is_barred",
+            field=models.BooleanField(default=False, verbose_name="barred for chargeable usage"),
         ),
         migrations.AddField(
-            model_name='line',
-            name='usage_debt_cents',
-            field=models.BigIntegerField(default=0, verbose_name='usage debt (cents)'),
+            model_name="line",
+            name="usage_debt_cents",
+            field=models.BigIntegerField(default=0, verbose_name="usage debt (cents)"),
         ),
     ]

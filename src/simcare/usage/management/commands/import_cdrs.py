@@ -34,7 +34,9 @@ EXIT_SOME_REJECTED = 3
 
 
 class Command(BaseCommand):
-    help = "Import usage records (CDR CSV, .csv or .csv.gz) and rate them against buckets and wallets."
+    help = (
+        "Import usage records (CDR CSV, .csv or .csv.gz) and rate them against buckets and wallets."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -100,17 +102,20 @@ class Command(BaseCommand):
             raw = path.open("rb")
         except OSError as error:
             return None, f"cannot read: {error.strerror or error}"
-        with raw, Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TextColumn("{task.fields[rows]:,} rows"),
-            TimeRemainingColumn(),
-            console=console,
-            disable=not console.is_terminal,
-            transient=False,
-        ) as progress:
+        with (
+            raw,
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TextColumn("{task.fields[rows]:,} rows"),
+                TimeRemainingColumn(),
+                console=console,
+                disable=not console.is_terminal,
+                transient=False,
+            ) as progress,
+        ):
             task = progress.add_task(
                 f"Importing {path.name}", total=path.stat().st_size or None, rows=0
             )
@@ -173,4 +178,3 @@ class Command(BaseCommand):
             console.print(rejects)
         output: str = console.file.getvalue()  # type: ignore[attr-defined]
         return output.rstrip("\n")
-
