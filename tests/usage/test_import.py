@@ -193,6 +193,27 @@ def test_bad_rows_are_reported_by_row_number_and_good_rows_applied(
     assert sorted(UsageRecord.objects.values_list("record_id", flat=True)) == ["ok1", "ok2"]
 
 
+def test_invalid_utf8_rows_are_rejected_and_a_truncated_gzip_keeps_what_came_before(
+    make_line: MakeLine, subscriber: Subscriber, metered_plan: Plan
+) -> None:
+    line = make_line(subscriber, metered_plan)
+    rows = [f"s{n},{line.msisdn},sms,{AT},1,CA,out" for n in range(4)]
+    data = cdr_bytes(*rows).replace(b"s3,", b"s\xff3,")
+    report = run_import(data)
+    assert (report.applied, report.rejected) == (3, 1)
+    assert report.first_rejects[0].row_number == 5
+    assert report.first_rejects[0].reason == "This row is not valid UTF-8 text."
+
+    truncated = cdr_bytes(*(f"t{n},{line.msisdn},sms,{AT},1,CA,out" for n in range(400)))
+    compressed = gzip.compress(truncated)[:-40]
+    with pytest.raises(CdrFileRefused) as refused:
+        run_import(compressed, batch_size=100)
+    partial = refused.value.details["report"]
+    assert partial.applied >= 100  # the batches before the damage stay applied
+    assert UsageRecord.objects.filter(record_id__startswith="t").count() == partial.applied
+    assert CdrImport.objects.order_by("-id").first().status == ImportStatus.REFUSED
+
+
 def test_columns_in_another_order_are_read_by_name(
     make_line: MakeLine, subscriber: Subscriber, metered_plan: Plan
 ) -> None:

@@ -222,6 +222,10 @@ def _checked(frame: pl.DataFrame, first_line: int) -> pl.DataFrame:
                 % {"expected": len(COLUMNS), "names": ",".join(COLUMNS)}
             )
         )
+        .when(
+            pl.any_horizontal([col(name).str.contains("\ufffd", literal=True) for name in COLUMNS])
+        )
+        .then(pl.lit(gettext("This row is not valid UTF-8 text.")))
         .when(col("record_id").is_null() | (col("record_id").str.len_chars() > 100))
         .then(pl.lit(gettext("record_id must be 1 to 100 characters.")))
         .when(~col("msisdn").str.contains(r"^\+[1-9][0-9]{6,14}$").fill_null(False))
