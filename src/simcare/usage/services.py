@@ -37,12 +37,14 @@ import io
 import json
 import time
 import zlib
+from contextlib import contextmanager
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import IO, Any, cast
 
 import polars as pl
+import psycopg
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -288,6 +290,20 @@ def _micros_sql(column: str) -> str:
     )
 
 
+@contextmanager
+def _cursor() -> Iterator[Any]:
+    """A cursor for the batch's big statements. On PostgreSQL one with server-side binding:
+    arrays of 250,000 values go as binary parameters instead of being quoted into the SQL
+    text by Django's client-side cursor (several times faster on both ends)."""
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:
+            yield cursor
+    else:
+        with connection.cursor() as cursor:
+            yield cursor
+
+
 def _in_list(values: list[Any]) -> tuple[str, list[Any]]:
     if connection.vendor == "postgresql":
         return "= ANY(%s)", [values]
@@ -320,7 +336,7 @@ def _load_lines(
     suspension = config.suspension // rating.MICROSECOND
     found: dict[str, _LineInfo] = {}
     by_id: dict[int, rating.Account] = {}
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         for chunk in _chunks(msisdns):
             condition, params = _in_list(chunk)
             cursor.execute(
@@ -432,7 +448,7 @@ def _lock_wallets(subscriber_ids: list[int]) -> dict[int, LedgerAccount]:
 
 def _existing_record_ids(record_ids: list[str]) -> list[str]:
     existing: list[str] = []
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         for chunk in _chunks(record_ids, 50_000):
             condition, params = _in_list(chunk)
             cursor.execute(
@@ -472,7 +488,7 @@ def _insert_records(records: pl.DataFrame) -> None:
 def _update_from_values(table: str, column: str, pairs: list[tuple[int, int]]) -> None:
     """UPDATE table SET column = column + delta for (id, delta) pairs: one statement per chunk
     (PostgreSQL: the pairs as two arrays; SQLite: a VALUES list)."""
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
                 f"""
@@ -536,7 +552,7 @@ _DAILY_INSERT_ROWS = """
 def _add_daily(rollups: pl.DataFrame) -> None:
     """Add the batch's rollups to the stored ones: one statement (PostgreSQL: arrays)."""
     rollups = rollups.select("line_id", "day", "kind", "units", "records", "charged_cents")
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
                 _DAILY_INSERT_ARRAYS,
@@ -579,7 +595,7 @@ def _queue(notices: list[_Notice], now: dt.datetime) -> None:
         for notice in notices
         for channel in ("email", "sms")
     ]
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
                 f"""
