@@ -37,8 +37,8 @@ import io
 import json
 import time
 import zlib
-from contextlib import contextmanager
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import IO, Any, cast
