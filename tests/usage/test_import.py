@@ -151,6 +151,32 @@ def test_duplicates_inside_a_file_are_applied_once(
     assert Bucket.objects.get(line=line, kind="sms").used == 2
 
 
+def test_ids_seen_before_are_found_whatever_their_order_or_case(
+    make_line: MakeLine, subscriber: Subscriber, metered_plan: Plan
+) -> None:
+    line = make_line(subscriber, metered_plan)
+    m = line.msisdn
+    run_import(cdr_bytes(f"a,{m},sms,{AT},1,CA,out", f"m,{m},sms,{AT},1,CA,out"))
+    # lower and upper case sort differently by bytes and by a database's collation
+    report = run_import(
+        cdr_bytes(
+            f"B,{m},sms,{AT},1,CA,out",
+            f"a,{m},sms,{AT},1,CA,out",
+            f"Z,{m},sms,{AT},1,CA,out",
+            f"m,{m},sms,{AT},1,CA,out",
+            f"zz,{m},sms,{AT},1,CA,out",
+        )
+    )
+    assert (report.applied, report.duplicates) == (3, 2)
+    assert sorted(UsageRecord.objects.values_list("record_id", flat=True)) == [
+        "B",
+        "Z",
+        "a",
+        "m",
+        "zz",
+    ]
+
+
 def test_bad_rows_are_reported_by_row_number_and_good_rows_applied(
     make_line: MakeLine, subscriber: Subscriber, metered_plan: Plan
 ) -> None:

@@ -446,6 +446,36 @@ def _lock_wallets(subscriber_ids: list[int]) -> dict[int, LedgerAccount]:
     return wallets
 
 
+def _any_stored_in_range(record_ids: list[str]) -> bool:
+    """Whether any stored record_id sorts between the batch's lowest and highest.
+
+    When none does (a new file of ascending ids, the usual case), the batch needs no
+    lookup of its ids one by one. The bounds are taken by the database itself, in its
+    own collation, which may order text differently from Python.
+    """
+    with _cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                """
+                SELECT EXISTS (
+                    SELECT 1 FROM usage_usagerecord r,
+                        (SELECT min(v) AS lo, max(v) AS hi FROM unnest(%s::text[]) AS v) AS b
+                    WHERE r.record_id >= b.lo AND r.record_id <= b.hi
+                )
+                """,
+                [record_ids],
+            )
+        else:
+            # SQLite compares text by bytes (BINARY), as min() and max() do here.
+            cursor.execute(
+                "SELECT EXISTS (SELECT 1 FROM usage_usagerecord "
+                "WHERE record_id >= %s AND record_id <= %s)",
+                [min(record_ids), max(record_ids)],
+            )
+        row = cursor.fetchone()
+        return bool(row and row[0])
+
+
 def _existing_record_ids(record_ids: list[str]) -> list[str]:
     existing: list[str] = []
     with _cursor() as cursor:
@@ -693,8 +723,9 @@ class _Batch:
         self._lock()
         fresh = good.unique(subset="record_id", keep="first", maintain_order=True)
         outcome.duplicates += good.height - fresh.height
-        if fresh.height:
-            existing = _existing_record_ids(fresh.get_column("record_id").to_list())
+        record_ids = fresh.get_column("record_id").to_list() if fresh.height else []
+        if record_ids and _any_stored_in_range(record_ids):
+            existing = _existing_record_ids(record_ids)
             if existing:
                 before = fresh.height
                 fresh = fresh.filter(~pl.col("record_id").is_in(existing))
@@ -819,6 +850,7 @@ class _Batch:
         deltas, notices = _bucket_changes(accounts, infos, used_before)
         if deltas:
             _update_from_values("lines_bucket", "used", deltas)
+        self._lap("buckets")
         legs = [
             (ledger_accounts[subscriber_id], -wallet.charged_cents)
             for subscriber_id, wallet in wallets.items()
@@ -833,12 +865,14 @@ class _Batch:
                 idempotency_key=f"usage:{self.cdr_import.pk}:{self.number}",
                 reference=f"cdr_import:{self.cdr_import.pk}",
             )
+        self._lap("ledger")
         notices += self._write_lines(accounts, infos, unbarred)
         if rollups.height:
             _add_daily(rollups)
+        self._lap("lines+daily")
         if notices:
             _queue(notices, self.now)
-        self._lap("rest")
+        self._lap("notifications")
 
     def _write_lines(
         self, accounts: dict[int, rating.Account], infos: dict[int, _LineInfo], unbarred: list[int]
