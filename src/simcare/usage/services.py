@@ -851,20 +851,7 @@ class _Batch:
         if deltas:
             _update_from_values("lines_bucket", "used", deltas)
         self._lap("buckets")
-        legs = [
-            (ledger_accounts[subscriber_id], -wallet.charged_cents)
-            for subscriber_id, wallet in wallets.items()
-            if wallet.charged_cents
-        ]
-        if legs:
-            outcome.charged_cents = -sum(amount for _account, amount in legs)
-            ledger.post_transaction(
-                kind=TransactionKind.USAGE_CHARGE,
-                entries=[*legs, (ledger.system_account(REVENUE_ACCOUNT), outcome.charged_cents)],
-                memo=f"usage of {self.cdr_import.file_name}, batch {self.number}"[:300],
-                idempotency_key=f"usage:{self.cdr_import.pk}:{self.number}",
-                reference=f"cdr_import:{self.cdr_import.pk}",
-            )
+        self._charge(wallets, ledger_accounts)
         self._lap("ledger")
         notices += self._write_lines(accounts, infos, unbarred)
         if rollups.height:
@@ -873,6 +860,26 @@ class _Batch:
         if notices:
             _queue(notices, self.now)
         self._lap("notifications")
+
+    def _charge(
+        self, wallets: dict[int, rating.Wallet], ledger_accounts: dict[int, LedgerAccount]
+    ) -> None:
+        """One ledger transaction for the batch: each wallet -its charges, revenue:usage +all."""
+        legs = [
+            (ledger_accounts[subscriber_id], -wallet.charged_cents)
+            for subscriber_id, wallet in wallets.items()
+            if wallet.charged_cents
+        ]
+        if not legs:
+            return
+        self.outcome.charged_cents = -sum(amount for _account, amount in legs)
+        ledger.post_transaction(
+            kind=TransactionKind.USAGE_CHARGE,
+            entries=[*legs, (ledger.system_account(REVENUE_ACCOUNT), self.outcome.charged_cents)],
+            memo=f"usage of {self.cdr_import.file_name}, batch {self.number}"[:300],
+            idempotency_key=f"usage:{self.cdr_import.pk}:{self.number}",
+            reference=f"cdr_import:{self.cdr_import.pk}",
+        )
 
     def _write_lines(
         self, accounts: dict[int, rating.Account], infos: dict[int, _LineInfo], unbarred: list[int]
