@@ -78,7 +78,7 @@ class Command(BaseCommand):
                 if message:
                     refused += 1
                     self.stderr.write(f"{path}: refused: {message}")
-                if report is not None:
+                if report is not None and (report.rows_read or not message):
                     rejected += report.rejected
                     self.stdout.write(self._summary(path, report, show_rejects=writer is None))
         finally:
