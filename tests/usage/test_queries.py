@@ -6,15 +6,15 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
+from django.test import Client
 from django.utils import timezone
-from ninja.testing import TestClient
 
+from simcare.accounts import services as account_services
 from simcare.accounts.models import Subscriber
 from simcare.catalog.models import Plan
 from simcare.kit.time import business_zone
 from simcare.lines.models import Line
 from simcare.usage import queries
-from simcare.usage.api import router
 from tests.usage.conftest import cdr_bytes, run_import
 
 pytestmark = pytest.mark.django_db
@@ -66,11 +66,17 @@ def test_another_subscribers_line_does_not_exist(
         queries.daily_usage_for(stranger.user, "+14165550000")
 
 
-def test_the_router_serves_the_owner_and_404s_anyone_else(
+def _bearer(subscriber: Subscriber) -> dict[str, str]:
+    _row, token = account_services.issue_api_token(subscriber.user)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_the_api_serves_the_owner_and_404s_anyone_else(
     used_line: Line, subscriber: Subscriber, make_subscriber: Callable[..., Subscriber]
 ) -> None:
-    client = TestClient(router)
-    response = client.get(f"/me/lines/{used_line.msisdn}/usage?days=2", user=subscriber.user)
+    client = Client()
+    url = f"/api/v1/me/lines/{used_line.msisdn}/usage"
+    response = client.get(f"{url}?days=2", headers=_bearer(subscriber))
     assert response.status_code == 200
     body = response.json()
     assert body["msisdn"] == used_line.msisdn
@@ -82,9 +88,13 @@ def test_the_router_serves_the_owner_and_404s_anyone_else(
         today.isoformat(),
     ]
     assert set(body["daily"][0]) == {"day", "data", "voice", "sms", "charged_cents"}
-    stranger = make_subscriber()
-    assert client.get(f"/me/lines/{used_line.msisdn}/usage", user=stranger.user).status_code == 404
-    assert (
-        client.get(f"/me/lines/{used_line.msisdn}/usage?days=0", user=subscriber.user).status_code
-        == 422
-    )
+
+    # another subscriber's line, a number nobody has, and a malformed one: 404 problems
+    stranger = _bearer(make_subscriber())
+    for path in (url, "/api/v1/me/lines/+14165550000/usage", "/api/v1/me/lines/abc/usage"):
+        refused = client.get(path, headers=stranger)
+        assert refused.status_code == 404
+        assert refused["Content-Type"].startswith("application/problem+json")
+    assert client.get(f"{url}?days=0", headers=_bearer(subscriber)).status_code == 422
+    assert client.get(f"{url}?days=367", headers=_bearer(subscriber)).status_code == 422
+    assert client.get(url).status_code == 401
