@@ -194,6 +194,7 @@ SAMPLES: dict[str, Callable[[World], list[Sample]]] = {
     ],
     "api:unknown_endpoint": lambda world: [Sample({"unmatched": "no-such-endpoint"})],
     "api:renew_my_line": lambda world: [Sample({"msisdn": world.line.msisdn})],
+    "api:my_line_usage": lambda world: [Sample({"msisdn": world.line.msisdn}, "days=7")],
     "orders:payment_return": lambda world: [Sample({"order_id": str(world.objects["order"].pk)})],
     "orders:paypal_return": lambda world: [
         Sample({"order_id": str(world.objects["order"].pk)}),
@@ -251,6 +252,8 @@ EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
     "api:list_my_orders": everyone(DENIED),
     "api:redeem_voucher": everyone(NOT_GET),
     "api:renew_my_line": everyone(NOT_GET),
+    # Token auth only: a browser session, whoever holds it, gets a 401.
+    "api:my_line_usage": everyone(DENIED),
     # Provider webhooks: POST only, signed by the provider (tests/orders/test_cards.py, …).
     "payment_webhooks:stripe": everyone(NOT_GET),
     "payment_webhooks:paypal": everyone(NOT_GET),
