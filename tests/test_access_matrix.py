@@ -90,6 +90,7 @@ from simcare.orders.models import (
 from simcare.orders.services import ordering
 from simcare.orders.services import vouchers as voucher_services
 from simcare.stores.models import Store
+from simcare.usage.models import CdrImport
 
 pytestmark = pytest.mark.django_db
 
@@ -166,6 +167,7 @@ SAMPLE_OBJECTS: dict[str, Callable[[World], Model | None]] = {
     "care.articlefeedback": lambda world: _kb_feedback(),
     "aftersales.returnrequest": lambda world: _aftersales(world)["return"],
     "aftersales.review": lambda world: _aftersales(world)["review"],
+    "usage.cdrimport": lambda world: world.objects["usage.cdrimport"],
 }
 
 
@@ -237,6 +239,7 @@ SAMPLES: dict[str, Callable[[World], list[Sample]]] = {
     ],
     "api:unknown_endpoint": lambda world: [Sample({"unmatched": "no-such-endpoint"})],
     "api:renew_my_line": lambda world: [Sample({"msisdn": world.line.msisdn})],
+    "api:my_line_usage": lambda world: [Sample({"msisdn": world.line.msisdn}, "days=7")],
     "orders:payment_return": lambda world: [Sample({"order_id": str(world.objects["order"].pk)})],
     "orders:paypal_return": lambda world: [
         Sample({"order_id": str(world.objects["order"].pk)}),
@@ -385,6 +388,8 @@ EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
     "api:list_my_orders": everyone(DENIED),
     "api:redeem_voucher": everyone(NOT_GET),
     "api:renew_my_line": everyone(NOT_GET),
+    # Token auth only: a browser session, whoever holds it, gets a 401.
+    "api:my_line_usage": everyone(DENIED),
     # Provider webhooks: POST only, signed by the provider (tests/orders/test_cards.py, …).
     "payment_webhooks:stripe": everyone(NOT_GET),
     "payment_webhooks:paypal": everyone(NOT_GET),
@@ -524,6 +529,7 @@ ADMIN_REFUSED_VIEWS: dict[str, frozenset[str]] = {
     "aftersales.review": _READ_ONLY,  # moderated by actions; written by customers only
     "care.conversation": _READ_ONLY,
     "care.ticket": _READ_ONLY,
+    "usage.cdrimport": _READ_ONLY,
 }
 
 
@@ -867,6 +873,14 @@ def world(db: Any) -> World:
         ),
         "axes.accessfailurelog": AccessFailureLog.objects.create(
             username="someone", attempt_time=now, **attempt_fields
+        ),
+        "usage.cdrimport": CdrImport.objects.create(
+            file_name="cdr-2026-12-01.csv.gz",
+            status="finished",
+            finished_at=now,
+            rows_read=10,
+            applied=9,
+            rejected=1,
         ),
     }
     _batch, issued = voucher_services.generate_batch(

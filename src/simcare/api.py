@@ -36,6 +36,7 @@ from simcare.kit.problems import (
 )
 from simcare.lines.api import router as lines_router
 from simcare.orders.api import router as orders_router
+from simcare.usage.api import router as usage_router
 
 logger = logging.getLogger("simcare.api")
 
@@ -238,3 +239,4 @@ api.add_router("/auth/", accounts_router)
 api.add_router("/me/", lines_router)
 api.add_router("/me/", orders_router)
 api.add_router("/me/", aftersales_router)
+api.add_router("/me/", usage_router)

@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "simcare.portal",
     "simcare.care",
     "simcare.aftersales",
+    "simcare.usage",
 ]
 
 MIDDLEWARE = [

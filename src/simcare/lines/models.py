@@ -157,6 +157,11 @@ class Line(models.Model):
     # Marks the rows one lifecycle sweep moved, so their history and
     # notifications are written by INSERT … SELECT in the same transaction.
     sweep_id = models.UUIDField(null=True, blank=True, editable=False, db_index=True)
+    # Usage rating (30-usage.md): a wallet too short for an overage leaves debt
+    # and bars outgoing chargeable usage until the wallet has money again.
+    is_barred = models.BooleanField(_("barred for chargeable usage"), default=False)
+    barred_at = models.DateTimeField(_("barred at"), null=True, blank=True)
+    usage_debt_cents = models.BigIntegerField(_("usage debt (cents)"), default=0)
 
     class Meta:
         ordering = ["msisdn"]

@@ -1,0 +1,483 @@
+"""CDR import + rating benchmark: records/s end to end, beside a bare bulk insert of the same rows.
+
+    python benchmarks/rating.py [--records N] [--lines L] [--database sqlite|postgres|both]
+                                [--batch-size B] [--gzip] [--json]
+
+For each database it builds a throwaway one (a SQLite file in a temporary
+directory; a fresh PostgreSQL database on the server of DATABASE_URL, or the
+dev server postgres://postgres@127.0.0.1:55432, created and dropped here),
+migrates it and loads L lines (default 10,000; ten lines per subscriber) in
+SQL, each with the plan's data/voice/SMS buckets, a quarter of them with a
+data add-on, and every wallet funded with $3 through one ledger
+transaction. It writes a CDR file of N records (default 1,000,000) over one
+day: 60% data (up to 2 MB a record), 30% voice, 10% SMS; 90% CA, 7% US, 3%
+INTL; a third of the calls and texts incoming. Allowances are small, so
+many lines go into overage, some wallets run dry (debt, barring) and the
+thresholds fire. Then, in the same run and database, it times:
+
+- the import: `simcare.usage.services.import_cdrs` on the file, the code
+  `simcare import-cdrs` runs: parse, dedupe, rate, persist records, buckets,
+  ledger, debt, daily rollups, notifications;
+- the baseline: the same N rows (as the importer writes them) bulk-inserted
+  into a copy of the records table (same columns and unique index) by the
+  same method (COPY on PostgreSQL, executemany on SQLite), in batches of the
+  same size, one transaction each; no parsing, no rating.
+
+It prints records/s for both, their ratio, and the process's peak resident
+memory (getrusage) before and after the import: run it with a larger N to
+see the memory stay flat. Target (80-operations.md): ≥ 100,000 records/s and
+≥ 0.5 x the bare insert.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gzip
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlparse, urlunparse
+
+DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:55432/simcare"
+LINES_PER_SUBSCRIBER = 10
+DAY_START = dt.datetime(2026, 12, 1, 5, 0, tzinfo=dt.UTC)
+
+
+def peak_memory_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def msisdn(index: int) -> str:
+    return f"+1{2000000000 + index}"
+
+
+def generate(records: int, lines: int, seed: int = 8) -> Iterator[tuple[str, ...]]:
+    """The CDR rows, as strings, in file order (roughly by time, as a switch writes them)."""
+    rng = random.Random(seed)
+    step = 86_400 / max(records, 1)
+    choices = rng.choices
+    for index in range(records):
+        kind = choices(("data", "voice", "sms"), (6, 3, 1))[0]
+        zone = choices(("CA", "US", "INTL"), (90, 7, 3))[0]
+        if kind == "data":
+            quantity, direction = rng.randrange(0, 2_000_000), ""
+        elif kind == "voice":
+            quantity = rng.randrange(0, 600)
+            direction = "in" if rng.random() < 0.33 else "out"
+        else:
+            quantity, direction = 1, ("in" if rng.random() < 0.33 else "out")
+        moment = DAY_START + dt.timedelta(seconds=index * step + rng.random())
+        yield (
+            f"r{index:010d}",
+            msisdn(1 + rng.randrange(lines)),
+            kind,
+            moment.isoformat(),
+            str(quantity),
+            zone,
+            direction,
+        )
+
+
+def write_file(path: Path, records: int, lines: int, *, compress: bool) -> None:
+    import csv
+
+    opener: Any = gzip.open if compress else open
+    with opener(path, "wt", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["record_id", "msisdn", "type", "started_at", "quantity", "zone", "direction"]
+        )
+        writer.writerows(generate(records, lines))
+
+
+def load(lines: int) -> dict[str, Any]:
+    """Subscribers and wallets by the ORM and the ledger; numbers/SIMs/lines/buckets in SQL."""
+    from django.contrib.auth.hashers import make_password
+    from django.db import connection, transaction
+
+    from simcare.accounts.models import Subscriber, User
+    from simcare.catalog.models import AddOn, Plan
+    from simcare.ledger import services as ledger
+    from simcare.ledger.models import AccountKind, LedgerAccount
+
+    started = time.perf_counter()
+    plan = Plan.objects.create(
+        code="bench30",
+        name_en="Bench 30",
+        name_fr="Banc 30",
+        name_zh_hans="基准30",
+        price_cents=3500,
+        validity_days=30,
+        data_mb=40,
+        voice_minutes=100,
+        sms_messages=50,
+        overage_data_cents_per_mb=1,
+        overage_voice_cents_per_minute=5,
+        overage_sms_cents=10,
+        us_data_cents_per_mb=5,
+        us_voice_cents_per_minute=25,
+        us_sms_cents=25,
+        intl_data_cents_per_mb=20,
+        intl_voice_cents_per_minute=100,
+        intl_sms_cents=50,
+    )
+    addon = AddOn.objects.create(
+        code="data5",
+        name_en="Data 5",
+        name_fr="Données 5",
+        name_zh_hans="数据5",
+        kind="data",
+        quantity=10,
+        price_cents=1500,
+        validity_days=7,
+    )
+    subscriber_count = max(1, lines // LINES_PER_SUBSCRIBER)
+    unusable = make_password(None)
+    with transaction.atomic():
+        users = User.objects.bulk_create(
+            User(username=f"bench{index}", email=f"bench{index}@example.com", password=unusable)
+            for index in range(subscriber_count)
+        )
+        subscribers = Subscriber.objects.bulk_create(Subscriber(user=user) for user in users)
+        wallets = LedgerAccount.objects.bulk_create(
+            LedgerAccount(
+                kind=AccountKind.WALLET, code=f"wallet:{subscriber.pk}", subscriber=subscriber
+            )
+            for subscriber in subscribers
+        )
+        clearing = ledger.system_account("clearing:stripe")
+        ledger.post_transaction(
+            kind="wallet_topup",
+            entries=[(clearing, -300 * len(wallets)), *((wallet, 300) for wallet in wallets)],
+        )
+    first_subscriber = subscribers[0].pk
+    now = DAY_START - dt.timedelta(days=10)
+    params = {
+        "start": connection.ops.adapt_datetimefield_value(now),
+        "end": connection.ops.adapt_datetimefield_value(now + dt.timedelta(days=30)),
+        "addon_end": connection.ops.adapt_datetimefield_value(now + dt.timedelta(days=12)),
+        "plan": plan.pk,
+        "addon": addon.pk,
+        "first_subscriber": first_subscriber,
+        "subscribers": subscriber_count,
+        "lines": lines,
+    }
+    if connection.vendor == "postgresql":
+        series = "SELECT n FROM generate_series(1, %(lines)s) AS n"
+    else:
+        series = (
+            "WITH RECURSIVE seq(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM seq "
+            "WHERE n < %(lines)s) SELECT n FROM seq"
+        )
+    number = "'+1' || CAST((2000000000 + n) AS TEXT)"
+    iccid = "'8912' || CAST((1000000000000000 + n) AS TEXT)"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO lines_number (id, msisdn, status, quarantine_until, updated_at) "
+            f"SELECT n, {number}, 'assigned', NULL, %(start)s FROM ({series}) AS s",
+            params,
+        )
+        cursor.execute(
+            f"""INSERT INTO lines_simcard (id, iccid, kind, status, location, store_id,
+                smdp_address, matching_id, imported_at, assigned_at)
+            SELECT n, {iccid}, 'physical', 'assigned', 'WAREHOUSE', NULL, '', '',
+                %(start)s, %(start)s FROM ({series}) AS s""",
+            params,
+        )
+        cursor.execute(
+            f"""INSERT INTO lines_line (id, subscriber_id, msisdn, number_id, sim_id, kind, state,
+                plan_id, period_start, period_end, state_changed_at, auto_renew, activated_at,
+                recycled_at, sweep_id, is_barred, barred_at, usage_debt_cents)
+            SELECT n, %(first_subscriber)s + ((n - 1) / {LINES_PER_SUBSCRIBER}), {number}, n, n,
+                'physical', 'active', %(plan)s, %(start)s, %(end)s, %(start)s, FALSE,
+                %(start)s, NULL, NULL, FALSE, NULL, 0
+            FROM ({series}) AS s""",
+            params,
+        )
+        for kind, total in (("data", 40 * 1024), ("voice", 100), ("sms", 50)):
+            cursor.execute(
+                """INSERT INTO lines_bucket (line_id, kind, zone, source, addon_id, total, used,
+                    starts_at, expires_at)
+                SELECT id, %(kind)s, 'CA', 'plan', NULL, %(total)s, 0, period_start, period_end
+                FROM lines_line""",
+                {**params, "kind": kind, "total": total},
+            )
+        cursor.execute(
+            """INSERT INTO lines_bucket (line_id, kind, zone, source, addon_id, total, used,
+                starts_at, expires_at)
+            SELECT id, 'data', 'CA', 'addon', %(addon)s, 10240, 0, period_start, %(addon_end)s
+            FROM lines_line WHERE id %% 4 = 0""",
+            params,
+        )
+        cursor.execute("ANALYZE" if connection.vendor != "postgresql" else "SELECT 1")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+    return {
+        "subscribers": subscriber_count,
+        "load_seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def bare_insert(path: Path, batch_size: int) -> tuple[int, float]:
+    """The baseline: the importer's rows (unrated) into a same-shaped table, same method."""
+    import csv
+
+    from django.db import connection, transaction
+
+    from simcare.usage import services
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("CREATE TABLE bench_bare (LIKE usage_usagerecord INCLUDING ALL)")
+        else:
+            cursor.execute(
+                "SELECT sql FROM sqlite_master "
+                "WHERE tbl_name = 'usage_usagerecord' AND sql IS NOT NULL"
+            )
+            for (original,) in cursor.fetchall():
+                statement = original.replace('"usage_usagerecord"', '"bench_bare"')
+                cursor.execute(statement.replace("usage_record_record_id_unique", "bench_bare_rid"))
+    postgres = connection.vendor == "postgresql"
+    columns = ", ".join(services._RECORD_COLUMNS)
+    opener: Any = gzip.open if path.suffix == ".gz" else open
+    rows_done = 0
+    # The rows are built before the clock starts, batch by batch: only the insert is timed.
+    elapsed = 0.0
+    with opener(path, "rt", encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        while True:
+            batch: list[tuple[Any, ...]] = []
+            for record_id, _msisdn, kind, started, quantity, zone, direction in reader:
+                moment = dt.datetime.fromisoformat(started).astimezone(dt.UTC)
+                batch.append(
+                    (
+                        record_id,
+                        1,
+                        1,
+                        kind,
+                        zone,
+                        direction or "out",
+                        moment if postgres else str(moment.replace(tzinfo=None)),
+                        int(quantity),
+                        int(quantity),
+                        0,
+                        0,
+                        0,
+                        0,
+                        0,
+                        0,
+                        "rated",
+                    )
+                )
+                if len(batch) >= batch_size:
+                    break
+            if not batch:
+                break
+            started_at = time.perf_counter()
+            with transaction.atomic(), connection.cursor() as cursor:
+                if postgres:
+                    with cursor.cursor.copy(f"COPY bench_bare ({columns}) FROM STDIN") as copy:
+                        for row in batch:
+                            copy.write_row(row)
+                else:
+                    placeholders = ", ".join(["%s"] * len(services._RECORD_COLUMNS))
+                    cursor.executemany(
+                        f"INSERT INTO bench_bare ({columns}) VALUES ({placeholders})", batch
+                    )
+            elapsed += time.perf_counter() - started_at
+            rows_done += len(batch)
+    return rows_done, elapsed
+
+
+def run_child(records: int, lines: int, batch_size: int, compress: bool) -> dict[str, Any]:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from simcare.ledger.models import LedgerAccount, LedgerEntry
+    from simcare.lines.models import Line
+    from simcare.notify.models import Notification
+    from simcare.usage import services
+    from simcare.usage.models import DailyUsage, UsageRecord
+
+    call_command("migrate", verbosity=0, interactive=False)
+    loaded = load(lines)
+    work = Path(tempfile.mkdtemp(prefix="simcare-cdr-"))
+    path = work / ("cdrs.csv.gz" if compress else "cdrs.csv")
+    started = time.perf_counter()
+    write_file(path, records, lines, compress=compress)
+    generated_in = time.perf_counter() - started
+    memory_before = peak_memory_mb()
+
+    started = time.perf_counter()
+    with path.open("rb") as source:
+        report = services.import_cdrs(source, file_name=path.name, batch_size=batch_size)
+    import_seconds = time.perf_counter() - started
+    memory_after = peak_memory_mb()
+    assert report.applied == records, report
+    assert UsageRecord.objects.count() == records
+
+    # Conservation on the result: every unit accounted for, wallets moved by the charges.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT SUM(units), SUM(bucket_units + overage_units + free_units + rejected_units), "
+            "SUM(charged_cents), SUM(debt_cents) FROM usage_usagerecord"
+        )
+        units, accounted, charged, debt = (int(value or 0) for value in cursor.fetchone())
+    assert units == accounted, (units, accounted)
+    wallet_total = sum(
+        LedgerAccount.objects.filter(kind="wallet").values_list("cached_balance_cents", flat=True)
+    )
+    assert wallet_total == 300 * loaded["subscribers"] - charged, (wallet_total, charged)
+
+    reimport_started = time.perf_counter()
+    with path.open("rb") as source:
+        again = services.import_cdrs(source, file_name=path.name, batch_size=batch_size)
+    reimport_seconds = time.perf_counter() - reimport_started
+    assert again.applied == 0, again
+    assert again.duplicates == records, again
+
+    bare_rows, bare_seconds = bare_insert(path, batch_size)
+    assert bare_rows == records
+    path.unlink()
+
+    return {
+        "database": connection.vendor,
+        "records": records,
+        "lines": lines,
+        "batch_size": batch_size,
+        "file": path.name,
+        **loaded,
+        "generate_seconds": round(generated_in, 2),
+        "import_seconds": round(import_seconds, 2),
+        "import_records_per_second": round(records / import_seconds),
+        "reimport_seconds": round(reimport_seconds, 2),
+        "bare_seconds": round(bare_seconds, 2),
+        "bare_records_per_second": round(records / bare_seconds),
+        "import_vs_bare": round(bare_seconds / import_seconds, 3),
+        "charged_cents": charged,
+        "debt_cents": debt,
+        "barred_lines": Line.objects.filter(is_barred=True).count(),
+        "daily_rows": DailyUsage.objects.count(),
+        "ledger_entries": LedgerEntry.objects.count(),
+        "notifications": Notification.objects.count(),
+        "stages": {stage: round(seconds, 2) for stage, seconds in report.stage_seconds.items()},
+        "peak_rss_mb_before_import": round(memory_before, 1),
+        "peak_rss_mb_after_import": round(memory_after, 1),
+    }
+
+
+def _postgres_admin_url() -> str:
+    return os.environ.get("DATABASE_URL") or DEFAULT_POSTGRES
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlparse(url)
+    return urlunparse(parts._replace(path=f"/{name}"))
+
+
+def run_database(database: str, args: argparse.Namespace) -> dict[str, Any]:
+    import psycopg
+
+    with tempfile.TemporaryDirectory(prefix="simcare-bench-") as data_dir:
+        env = {**os.environ, "SIMCARE_DATA_DIR": data_dir}
+        env["DJANGO_SETTINGS_MODULE"] = "simcare.settings"
+        env.pop("SIMCARE_TESTING", None)
+        admin_url = _postgres_admin_url()
+        name = f"simcare_bench_{uuid.uuid4().hex[:10]}"
+        if database == "postgres":
+            with psycopg.connect(_with_database(admin_url, "postgres"), autocommit=True) as admin:
+                admin.execute(f'CREATE DATABASE "{name}"')
+            env["DATABASE_URL"] = _with_database(admin_url, name)
+        else:
+            env.pop("DATABASE_URL", None)
+        command = [
+            sys.executable,
+            __file__,
+            "--child",
+            "--records",
+            str(args.records),
+            "--lines",
+            str(args.lines),
+            "--batch-size",
+            str(args.batch_size),
+        ]
+        if args.gzip:
+            command.append("--gzip")
+        try:
+            completed = subprocess.run(
+                command, env=env, capture_output=True, text=True, check=False
+            )
+        finally:
+            if database == "postgres":
+                with psycopg.connect(
+                    _with_database(admin_url, "postgres"), autocommit=True
+                ) as admin:
+                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if completed.returncode != 0:
+            sys.stderr.write(completed.stderr)
+            raise SystemExit(f"{database}: benchmark failed")
+        result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+        return result
+
+
+def print_result(result: dict[str, Any], out: IO[str] = sys.stdout) -> None:
+    out.write(
+        f"\n== {result['database']}: {result['records']:,} records for {result['lines']:,} lines "
+        f"({result['file']}, batches of {result['batch_size']:,})\n"
+        f"  import   parse+dedupe+rate+persist+ledger: {result['import_seconds']} s "
+        f"= {result['import_records_per_second']:,} records/s\n"
+        f"  baseline bare bulk insert of the same rows: {result['bare_seconds']} s "
+        f"= {result['bare_records_per_second']:,} records/s\n"
+        f"  import / bare insert throughput: {result['import_vs_bare']}\n"
+        f"  import stages (s): {', '.join(f'{k} {v}' for k, v in result['stages'].items())}\n"
+        f"  re-import (all duplicates, nothing changed): {result['reimport_seconds']} s\n"
+        f"  charged {result['charged_cents'] / 100:,.2f} $, "
+        f"debt {result['debt_cents'] / 100:,.2f} $, "
+        f"{result['barred_lines']:,} lines barred, {result['daily_rows']:,} daily rows, "
+        f"{result['ledger_entries']:,} ledger entries, {result['notifications']:,} notifications\n"
+        f"  peak RSS: {result['peak_rss_mb_before_import']} MB before the import, "
+        f"{result['peak_rss_mb_after_import']} MB after\n"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--lines", type=int, default=10_000)
+    parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--batch-size", type=int, default=250_000)
+    parser.add_argument("--gzip", action="store_true", help="write and import a .csv.gz")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help="print the results as JSON lines")
+    args = parser.parse_args()
+    if args.child:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+        print(json.dumps(run_child(args.records, args.lines, args.batch_size, args.gzip)))
+        return
+    databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
+    for database in databases:
+        result = run_database(database, args)
+        if args.json:
+            print(json.dumps(result))
+        else:
+            print_result(result)
+
+
+if __name__ == "__main__":
+    main()
