@@ -25,7 +25,9 @@ def test_a_visitor_searches_as_they_type_and_says_an_answer_helped(
     page.goto(f"{base}/fr/help/")
 
     # when
-    page.get_by_label("Votre question").press_sequentially("messagerie vocale", delay=20)
+    page.get_by_role("searchbox", name="Votre question").press_sequentially(
+        "messagerie vocale", delay=20
+    )
 
     # then
     heading = page.get_by_role("heading", name="Comment configurer ma messagerie vocale?")
