@@ -18,6 +18,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("i18n/setlang/", account_views.set_language, name="set_language"),
     path("payments/", include("simcare.orders.webhook_urls")),
     path("api/v1/", api.urls),
+    path("ivr/", include("simcare.ivr.urls")),
+    path("sms/", include("simcare.notify.gateway_urls")),
 ]
 
 urlpatterns += i18n_patterns(
