@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django.test import Client
 from django.utils import translation
+from django.utils.translation import gettext
 
 from simcare.accounts.models import AuditEvent, Subscriber
 from simcare.ivr import speech
@@ -199,11 +200,11 @@ def test_balance_expiry_and_data_are_spoken_in_the_callers_language(
 
     with translation.override(language):
         expected = [
-            speech.summary.__globals__["_"]("Your wallet balance is %(amount)s.")
+            gettext("Your wallet balance is %(amount)s.")
             % {"amount": format_cents(1250)},
-            speech.summary.__globals__["_"]("Your plan %(plan)s runs until %(date)s.")
+            gettext("Your plan %(plan)s runs until %(date)s.")
             % {"plan": line.plan.name, "date": speech.spoken_date(line.period_end)},
-            speech.summary.__globals__["_"]("You have %(amount)s of data left.")
+            gettext("You have %(amount)s of data left.")
             % {"amount": speech.data_amount(3 * 1024 * 1024 + 512 * 1024)},
         ]
     assert answer.says() == [(SAY[language], text) for text in expected]
