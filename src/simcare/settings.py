@@ -409,6 +409,8 @@ LOGGING = {
         "axes": {"level": "WARNING"},
         # WeasyPrint logs each step of every PDF at INFO.
         "weasyprint": {"level": "WARNING"},
+        # The twilio library logs every request's URL and headers at INFO (phone numbers).
+        "twilio.http_client": {"level": "WARNING"},
     },
 }
 
@@ -459,3 +461,5 @@ SIMCARE_SMPP_SYSTEM_ID = os.environ.get("SIMCARE_SMPP_SYSTEM_ID", "")
 SIMCARE_SMPP_PASSWORD = os.environ.get("SIMCARE_SMPP_PASSWORD", "")
 SIMCARE_SMPP_SYSTEM_TYPE = os.environ.get("SIMCARE_SMPP_SYSTEM_TYPE", "")
 SIMCARE_SMS_GATEWAY_TIMEOUT = float(os.environ.get("SIMCARE_SMS_GATEWAY_TIMEOUT", "10"))
+# How long the outbox's SMPP bind waits for receipts after its last message before unbinding.
+SIMCARE_SMPP_RECEIPT_WAIT_SECONDS = float(os.environ.get("SIMCARE_SMPP_RECEIPT_WAIT_SECONDS", "2"))

@@ -22,6 +22,7 @@ import hmac
 import logging
 import re
 import secrets
+import select
 import socket
 import time
 from typing import Any
@@ -38,6 +39,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client as TwilioClient
 
 from simcare.notify.models import DeliveryStatus
+from simcare.notify.services import record_delivery_status
 from simcare.notify.sms import SmsBackend, SmsDeliveryError, SmsRejected
 
 logger = logging.getLogger(__name__)
@@ -183,6 +185,9 @@ class KannelSmsBackend(SmsBackend):
 
 # --- SMPP ------------------------------------------------------------------------------------
 
+# esm_class bits 2-5 = 0001: the deliver_sm is an SMSC delivery receipt (SMPP 3.4 §5.2.12).
+SMSC_DELIVERY_RECEIPT = 0x04
+
 _RETRYABLE_SMPP = {
     smpplib.consts.SMPP_ESME_RSYSERR,
     smpplib.consts.SMPP_ESME_RMSGQFUL,
@@ -209,6 +214,7 @@ _MESSAGE_STATES = {
     6: DeliveryStatus.SENT,
     8: DeliveryStatus.UNDELIVERED,
 }
+MAX_UNMATCHED_RECEIPTS = 1000
 _RECEIPT_FIELD = re.compile(r"(id|stat|err):(\S+)", re.IGNORECASE)
 
 
@@ -242,6 +248,10 @@ class SmppSmsBackend(SmsBackend):
     def __init__(self) -> None:
         self._client: smpplib.client.Client | None = None
         self._responses: dict[int, tuple[int, str]] = {}
+        # Receipts that named no stored id yet: a receipt may beat the outbox's write of the
+        # message id it answers (it can arrive while send() still reads its submit_sm_resp).
+        self._unmatched: list[tuple[str, str, str]] = []
+        self._awaiting: set[str] = set()
         self.receipts_recorded = 0
 
     # connection
@@ -268,7 +278,39 @@ class SmppSmsBackend(SmsBackend):
         self._client = client
         return client
 
+    def _record_receipts(self, receipts: list[tuple[str, str, str]]) -> None:
+        unmatched: list[tuple[str, str, str]] = []
+        for message_id, status, error in receipts:
+            changed = record_delivery_status(
+                gateway=self.name, message_id=message_id, status=status, error=error
+            )
+            if changed:
+                self.receipts_recorded += changed
+            else:
+                unmatched.append((message_id, status, error))
+        self._unmatched = unmatched[-MAX_UNMATCHED_RECEIPTS:]
+
+    def _wait_for_receipts(self, client: smpplib.client.Client, seconds: float) -> None:
+        """Read receipts until every part sent on this bind has one or `seconds` pass."""
+        deadline = time.monotonic() + seconds
+        while self._awaiting and (left := deadline - time.monotonic()) > 0:
+            readable, _writable, _errors = select.select([client._socket], [], [], left)
+            if not readable:
+                return
+            client.read_once(auto_send_enquire_link=False)
+
     def close(self) -> None:
+        """Wait a moment for the receipts of what was sent (later ones reach
+        `listen_for_receipts`), record them, unbind."""
+        if self._client is not None:
+            try:
+                self._wait_for_receipts(self._client, settings.SIMCARE_SMPP_RECEIPT_WAIT_SECONDS)
+            except (smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError, OSError):
+                pass
+        self._record_receipts(self._unmatched)
+        if self._unmatched:
+            logger.info("smpp receipts for unknown messages dropped: %s", len(self._unmatched))
+            self._unmatched = []
         client, self._client = self._client, None
         if client is None:
             return
@@ -299,19 +341,15 @@ class SmppSmsBackend(SmsBackend):
         raise smpplib.exceptions.PDUError(f"{pdu.command} failed", int(pdu.status))
 
     def _on_deliver(self, pdu: Any, **_kwargs: Any) -> int:
-        from simcare.notify.services import record_delivery_status
-
-        is_receipt = bool(int(pdu.esm_class or 0) & smpplib.consts.SMPP_MSGTYPE_DELIVERYRECEIPT)
+        is_receipt = bool(int(pdu.esm_class or 0) & SMSC_DELIVERY_RECEIPT)
         receipt = parse_receipt(
             pdu.short_message or b"",
             _text(getattr(pdu, "receipted_message_id", None)),
             getattr(pdu, "message_state", None),
         )
         if is_receipt and receipt is not None:
-            message_id, status, error = receipt
-            self.receipts_recorded += record_delivery_status(
-                gateway=self.name, message_id=message_id, status=status, error=error
-            )
+            self._unmatched.append(receipt)
+            self._awaiting.discard(receipt[0])
         return smpplib.consts.SMPP_ESME_ROK
 
     # sending
@@ -323,6 +361,7 @@ class SmppSmsBackend(SmsBackend):
             smpplib.consts.SMPP_TON_ALNUM
         )
         message_ids: list[str] = []
+        self._record_receipts(self._unmatched)
         try:
             client = self._bound_client()
             for part in parts:
@@ -339,6 +378,7 @@ class SmppSmsBackend(SmsBackend):
                     registered_delivery=True,
                 )
                 message_ids.append(self._await_response(client, int(submitted.sequence)))
+                self._awaiting.add(message_ids[-1])
             client.poll()  # receipts that came back already
         except smpplib.exceptions.PDUError as error:
             status = int(error.args[1]) if len(error.args) > 1 else 0
@@ -376,6 +416,7 @@ class SmppSmsBackend(SmsBackend):
             client = self._bound_client(mode="receiver")
             while time.monotonic() < deadline:
                 client.poll()
+                self._record_receipts(self._unmatched)
                 time.sleep(0.05)
         except (smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError, OSError) as error:
             self._drop()
