@@ -59,6 +59,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from simcare.accounts import services as account_services
 from simcare.accounts.models import ApiToken, AuditEvent, Role, Subscriber, User
 from simcare.catalog.models import AddOn, Plan, UsageKind
+from simcare.ivr.models import Voicemail
 from simcare.kit.iccid import make_iccid
 from simcare.ledger import services as ledger_services
 from simcare.ledger.models import LedgerEntry, LedgerTransaction
@@ -161,6 +162,7 @@ SAMPLE_OBJECTS: dict[str, Callable[[World], Model | None]] = {
         ApiToken.objects.order_by("pk").first()
         or account_services.issue_api_token(world.subscriber.user)[0]
     ),
+    "ivr.voicemail": lambda world: world.objects["ivr.voicemail"],
 }
 
 
@@ -257,6 +259,26 @@ EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
     "orders:paypal_return": {**everyone(DENIED), "anonymous": LOGIN, "subscriber": ALLOWED},
     "orders:payment_cancelled": {**everyone(DENIED), "anonymous": LOGIN, "subscriber": ALLOWED},
     "orders:pay": everyone(NOT_GET),  # a form's POST (tests/orders/test_cards.py)
+    # The hotline's Twilio webhooks and the SMS gateways' delivery reports: POST only and
+    # signed (tests/ivr/, tests/notify/test_gateways.py); Kannel calls its dlr-url by GET
+    # with a MAC in the query, which a bare GET lacks (403).
+    **{
+        f"ivr:{name}": everyone(NOT_GET)
+        for name in (
+            "voice",
+            "language",
+            "main",
+            "menu",
+            "pin",
+            "renew",
+            "voucher",
+            "dialed",
+            "recorded",
+            "voicemail",
+        )
+    },
+    "sms_gateways:twilio_status": everyone(NOT_GET),
+    "sms_gateways:kannel_dlr": everyone(DENIED),
 }
 
 # The admin: only verified staff get past the site's gate; the admin role (superuser)
@@ -313,6 +335,7 @@ ADMIN_REFUSED_VIEWS: dict[str, frozenset[str]] = {
     "orders.savedpaymentmethod": _READ_ONLY,
     "orders.autorenewattempt": _READ_ONLY,
     "accounts.apitoken": _READ_ONLY,  # issued through the API only; revoked by an action
+    "ivr.voicemail": _READ_ONLY,  # left by callers; staff only mark them handled
 }
 
 
@@ -612,6 +635,14 @@ def world(db: Any) -> World:
     )
     voucher_services.redeem_voucher(subscriber, issued[0][1], ip_address=None, acting_user=None)
     objects.update(_money_objects(subscriber, plan, addon, line))
+    objects["ivr.voicemail"] = Voicemail.objects.create(
+        call_sid="CA" + "0" * 32,
+        caller=line.msisdn,
+        subscriber=subscriber,
+        recording_url="https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE0",
+        duration_seconds=12,
+        language="en",
+    )
     objects["order"] = Order.objects.create(
         kind=OrderKind.WALLET_TOPUP,
         channel=SalesChannel.WEB,

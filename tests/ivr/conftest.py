@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET  # noqa: N817
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +20,7 @@ from tests.orders.conftest import fund
 
 __all__ = ["fund", "make_line", "store"]
 
-AUTH_TOKEN = "twilio-test-auth-token"  # noqa: S105  # the stand-in account's, not a secret
+AUTH_TOKEN = "twilio-test-auth-token"  # the stand-in account's, not a secret
 PUBLIC_BASE = "https://hotline.example.com"
 ACCOUNT_PIN = "4321"
 
@@ -69,9 +69,7 @@ class Phone:
             "CallStatus": "in-progress",
             **fields,
         }
-        response = self.client.post(
-            path, params, HTTP_X_TWILIO_SIGNATURE=sign(path, params)
-        )
+        response = self.client.post(path, params, HTTP_X_TWILIO_SIGNATURE=sign(path, params))
         assert response.status_code == 200, response.content
         assert response["Content-Type"].startswith("text/xml")
         root = ET.fromstring(response.content)  # noqa: S314  # our own server's TwiML

@@ -15,12 +15,12 @@ from django.utils.translation import gettext
 from simcare.accounts.models import AuditEvent, Subscriber
 from simcare.ivr import speech
 from simcare.ivr.models import CallSession, Voicemail
+from simcare.kit.money import format_cents
 from simcare.ledger import queries as ledger_queries
 from simcare.ledger.models import LedgerAccount, LedgerTransaction
 from simcare.lines.models import Line
 from simcare.orders.models import Order, OrderKind, OrderState, VoucherFailure, VoucherStatus
 from simcare.orders.services import vouchers
-from simcare.kit.money import format_cents
 from tests.orders.vouchers_support import Batch, batch, make_batch, voucher_admin
 
 from .conftest import ACCOUNT_PIN, PUBLIC_BASE, Phone, sign
@@ -200,8 +200,7 @@ def test_balance_expiry_and_data_are_spoken_in_the_callers_language(
 
     with translation.override(language):
         expected = [
-            gettext("Your wallet balance is %(amount)s.")
-            % {"amount": format_cents(1250)},
+            gettext("Your wallet balance is %(amount)s.") % {"amount": format_cents(1250)},
             gettext("Your plan %(plan)s runs until %(date)s.")
             % {"plan": line.plan.name, "date": speech.spoken_date(line.period_end)},
             gettext("You have %(amount)s of data left.")
@@ -253,7 +252,7 @@ def test_renewal_from_the_wallet_after_the_account_pin(
     pin_gather = asked.one("Gather")
     assert pin_gather.get("action") == "/ivr/pin/"
     assert pin_gather.get("finishOnKey") == "#"
-    assert [say for say in asked.says()] == [said(language, speech.enter_pin)]
+    assert asked.says() == [said(language, speech.enter_pin)]
     order = Order.objects.get(kind=OrderKind.RENEWAL, line=line)
     assert order.channel == "ivr"
     assert order.payment_method == "wallet"
@@ -266,9 +265,7 @@ def test_renewal_from_the_wallet_after_the_account_pin(
         offer = speech.renewal_offer(
             plan=line.plan.name, days=30, total_cents=order.total_cents, balance_cents=5000
         )
-        renewed = speech.renewed(
-            period_end=line.period_end, balance_cents=5000 - order.total_cents
-        )
+        renewed = speech.renewed(period_end=line.period_end, balance_cents=5000 - order.total_cents)
     assert offered.one("Gather").get("action") == "/ivr/renew/"
     assert offered.says() == [(SAY[language], offer)]
     assert done.says() == [(SAY[language], renewed)]

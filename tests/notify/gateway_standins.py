@@ -41,10 +41,10 @@ class HttpStandIn:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = _handle  # noqa: N815
-            do_POST = _handle  # noqa: N815
+            do_GET = _handle
+            do_POST = _handle
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -72,7 +72,7 @@ class TwilioStandIn(HttpStandIn):
     magic test number); `fail_next` answers that many calls with a 503."""
 
     account_sid: str = "AC00000000000000000000000000000001"
-    auth_token: str = "twilio-test-auth-token"  # noqa: S105
+    auth_token: str = "twilio-test-auth-token"
     fail_next: int = 0
     messages: list[dict[str, str]] = field(default_factory=list)
 
@@ -81,9 +81,9 @@ class TwilioStandIn(HttpStandIn):
         self._sids = itertools.count(1)
 
     def answer(self, request: dict[str, Any]) -> tuple[int, Any]:
-        expected = "Basic " + base64.b64encode(
-            f"{self.account_sid}:{self.auth_token}".encode()
-        ).decode()
+        expected = (
+            "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        )
         if request["headers"].get("Authorization") != expected:
             return 401, {"code": 20003, "message": "Authenticate", "status": 401}
         path = urlsplit(request["path"]).path

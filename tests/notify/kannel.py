@@ -56,7 +56,7 @@ class KannelGateway:
     directory: Path
     smsc: SmppServer
     username: str = "simcare"
-    password: str = "sendsms-secret"  # noqa: S105  # the test gateway's
+    password: str = "sendsms-secret"  # the test gateway's
     admin_port: int = field(default_factory=free_port)
     smsbox_port: int = field(default_factory=free_port)
     sendsms_port: int = field(default_factory=free_port)
@@ -117,11 +117,11 @@ text = "No service"
         path.write_text(self.config(), encoding="utf-8")
         output = (self.directory / "boxes.out").open("ab")
         self.processes.append(
-            subprocess.Popen([BEARERBOX, str(path)], stdout=output, stderr=subprocess.STDOUT)  # noqa: S603
+            subprocess.Popen([BEARERBOX, str(path)], stdout=output, stderr=subprocess.STDOUT)
         )
         wait_until(lambda: accepts_connections(self.smsbox_port), "bearerbox listening")
         self.processes.append(
-            subprocess.Popen([SMSBOX, str(path)], stdout=output, stderr=subprocess.STDOUT)  # noqa: S603
+            subprocess.Popen([SMSBOX, str(path)], stdout=output, stderr=subprocess.STDOUT)
         )
         wait_until(lambda: bool(self.smsc.binds), "bearerbox binding to the SMSC")
         wait_until(lambda: accepts_connections(self.sendsms_port), "smsbox listening")

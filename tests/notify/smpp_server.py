@@ -11,6 +11,7 @@ keeps receipts back until the next receiving bind.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import socket
 import struct
@@ -72,7 +73,7 @@ class _Sequence:
 @dataclass
 class SmppServer:
     system_id: str = "simcare"
-    password: str = "secret"  # noqa: S105  # the stand-in's, not a secret
+    password: str = "secret"  # the stand-in's, not a secret
     receipt_state: str = "DELIVRD"
     hold_receipts: bool = False  # keep receipts for the next receiving bind, as a slow SMSC does
     refuse: dict[str, int] = field(default_factory=dict)
@@ -109,10 +110,8 @@ class SmppServer:
         self._listener.close()
         with self._lock:
             for connection in self._receivers:
-                try:
+                with contextlib.suppress(OSError):
                     connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def _accept_loop(self) -> None:
         while not self._stopped.is_set():
@@ -140,11 +139,11 @@ class SmppServer:
         raw_length = self._read_exact(connection, 4)
         (length,) = struct.unpack(">L", raw_length)
         data = raw_length + self._read_exact(connection, length - 4)
-        return smpplib.smpp.parse_pdu(
-            data, client=self._sequence, allow_unknown_opt_params=True
-        )
+        return smpplib.smpp.parse_pdu(data, client=self._sequence, allow_unknown_opt_params=True)
 
-    def _respond(self, connection: socket.socket, command: str, request: Any, **fields: Any) -> None:
+    def _respond(
+        self, connection: socket.socket, command: str, request: Any, **fields: Any
+    ) -> None:
         response = smpplib.smpp.make_pdu(command, client=self._sequence, **fields)
         response.sequence = request.sequence
         connection.sendall(response.generate())
@@ -178,9 +177,7 @@ class SmppServer:
         status = smpplib.consts.SMPP_ESME_ROK
         if system_id != self.system_id or _text(pdu.password) != self.password:
             status = smpplib.consts.SMPP_ESME_RINVPASWD
-        self._respond(
-            connection, f"{pdu.command}_resp", pdu, system_id="standin", status=status
-        )
+        self._respond(connection, f"{pdu.command}_resp", pdu, system_id="standin", status=status)
         if status != smpplib.consts.SMPP_ESME_ROK:
             raise ConnectionError("bind refused")
         with self._lock:

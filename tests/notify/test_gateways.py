@@ -3,7 +3,7 @@ SMPP server on 127.0.0.1 built on smpplib's PDUs), through the outbox and on the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -171,9 +171,9 @@ def test_the_outbox_sends_by_smpp_and_the_receipt_marks_it_delivered(
     ("text", "coding", "parts"),
     [
         ("simcare: your plan renews on 20 Dec. Reply STOP to opt out.", 0, 1),
-        ("simcare：您的套餐将于12月20日续费。", 8, 1),
+        ("simcare\uff1a您的套餐将于12月20日续费。", 8, 1),
         ("simcare: " + "é" * 200, 0, 2),
-        ("simcare：" + "您的套餐将于12月20日续费。" * 12, 8, 3),
+        ("simcare\uff1a" + "您的套餐将于12月20日续费。" * 12, 8, 3),
     ],
 )
 def test_smpp_encodes_gsm_or_ucs2_and_splits_long_texts_with_a_udh(
@@ -244,8 +244,11 @@ def test_smpp_down_or_a_wrong_password_is_retryable(
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("id:1234 sub:001 dlvrd:001 submit date:2612011200 done date:2612011200 stat:DELIVRD "
-         "err:000 text:hi", ("1234", "delivered", "000")),
+        (
+            "id:1234 sub:001 dlvrd:001 submit date:2612011200 done date:2612011200 stat:DELIVRD "
+            "err:000 text:hi",
+            ("1234", "delivered", "000"),
+        ),
         ("id:77 sub:001 dlvrd:000 stat:UNDELIV err:034", ("77", "undelivered", "034")),
         ("id:77 stat:ENROUTE", ("77", "sent", "")),
         ("no receipt here", None),

@@ -22,7 +22,7 @@ _SEARCH_DAYS = 21
 
 @lru_cache(maxsize=8)
 def _holidays(year: int) -> holidays.HolidayBase:
-    return holidays.Canada(subdiv="ON", years=year)
+    return holidays.country_holidays("CA", subdiv="ON", years=year)
 
 
 def _ranges(day: dt.date) -> list[tuple[dt.time, dt.time]]:
@@ -39,7 +39,7 @@ def is_open(at: dt.datetime) -> bool:
 
 
 def next_opening(at: dt.datetime) -> dt.datetime | None:
-    """The first opening at or after `at` (aware, in America/Toronto); None if none within 3 weeks."""
+    """The first opening at or after `at` (in America/Toronto); None if none within 3 weeks."""
     zone = business_zone()
     local = at.astimezone(zone)
     for offset in range(_SEARCH_DAYS):

@@ -6,9 +6,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from simcare.accounts.models import Subscriber, User
+from simcare.catalog.models import UsageKind
 from simcare.kit.phone import InvalidPhoneNumber, normalize_msisdn
 from simcare.ledger.queries import wallet_balance_cents
-from simcare.catalog.models import UsageKind
 from simcare.lines.models import Bucket, Line, LineState
 
 
@@ -60,7 +60,9 @@ class AccountSummary:
     has_data: bool
 
 
-def account_summary(subscriber: Subscriber, line: Line | None, *, now: dt.datetime) -> AccountSummary:
+def account_summary(
+    subscriber: Subscriber, line: Line | None, *, now: dt.datetime
+) -> AccountSummary:
     balance = wallet_balance_cents(subscriber)
     if line is None:
         return AccountSummary(balance, None, None, None, has_data=False)

@@ -65,9 +65,11 @@ def start_call(*, call_sid: str, caller: str, now: dt.datetime | None = None) ->
 
 
 def session_for(call_sid: str) -> CallSession | None:
-    return CallSession.objects.select_related("subscriber__user", "line__plan").filter(
-        call_sid=call_sid
-    ).first()
+    return (
+        CallSession.objects.select_related("subscriber__user", "line__plan")
+        .filter(call_sid=call_sid)
+        .first()
+    )
 
 
 def choose_language(session: CallSession, language: str) -> CallSession:

@@ -118,9 +118,7 @@ def too_many_pins() -> str:
 
 
 def pin_locked() -> str:
-    return _(
-        "PIN entry by phone is locked after too many wrong PINs. Please try again in an hour."
-    )
+    return _("PIN entry by phone is locked after too many wrong PINs. Please try again in an hour.")
 
 
 def enter_voucher() -> str:

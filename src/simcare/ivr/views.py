@@ -21,7 +21,6 @@ from django.views.decorators.http import require_POST
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from simcare.ivr import hours, queries, services, speech
-from simcare.ivr.errors import IvrError
 from simcare.ivr.models import CallSession
 from simcare.kit.problems import DomainError
 from simcare.kit.twilio_webhooks import has_valid_signature
@@ -160,8 +159,7 @@ def menu(request: HttpRequest) -> HttpResponse:
         if choice in {"1", "2", "3"} and session.subscriber is None:
             _say(response, speech.main_menu(has_account=False, has_line=False)[0], language)
             return _twiml(_back_to_menu(response))
-        if choice == "1":
-            assert session.subscriber is not None
+        if choice == "1" and session.subscriber is not None:
             summary = queries.account_summary(session.subscriber, session.line, now=timezone.now())
             for sentence in speech.summary(summary):
                 _say(response, sentence, language)
@@ -169,7 +167,9 @@ def menu(request: HttpRequest) -> HttpResponse:
         if choice == "2":
             return _twiml(_renewal_start(response, session))
         if choice == "3":
-            gather = _gather(response, _url("voucher"), num_digits=16, timeout=15, finish_on_key="#")
+            gather = _gather(
+                response, _url("voucher"), num_digits=16, timeout=15, finish_on_key="#"
+            )
             _say(gather, speech.enter_voucher(), language)
             return _twiml(_back_to_menu(response))
         _say(response, speech.invalid_choice(), language)
@@ -194,7 +194,8 @@ def _renewal_start(response: VoiceResponse, session: CallSession) -> VoiceRespon
 def _renewal_offer(response: VoiceResponse, session: CallSession) -> VoiceResponse:
     language = _language(session)
     line = session.line
-    assert line is not None and session.subscriber is not None
+    if line is None or session.subscriber is None:
+        return _back_to_menu(response)
     try:
         quote = ordering.quote(
             kind=OrderKind.RENEWAL,
@@ -254,20 +255,20 @@ def renew(request: HttpRequest) -> HttpResponse:
         if _digits(request) != "1":
             return _twiml(_back_to_menu(response))
         try:
-            order = services.renew_from_wallet(session)
-        except IvrError as refusal:
+            # PIN not keyed in, wallet short, line not renewable, plan withdrawn …
+            services.renew_from_wallet(session)
+        except DomainError as refusal:
             _say(response, refusal.message, language)
             return _twiml(_back_to_menu(response))
-        except DomainError as refusal:  # wallet short, line not renewable, plan withdrawn …
-            _say(response, refusal.message, language)
+        subscriber, line = session.subscriber, session.line
+        if subscriber is None or line is None:  # renew_from_wallet refused these already
             return _twiml(_back_to_menu(response))
-        assert order.line is not None and session.subscriber is not None
-        order.line.refresh_from_db(fields=["period_end"])
+        line.refresh_from_db(fields=["period_end"])
         _say(
             response,
             speech.renewed(
-                period_end=order.line.period_end,
-                balance_cents=wallet_balance_cents(session.subscriber),
+                period_end=line.period_end,
+                balance_cents=wallet_balance_cents(subscriber),
             ),
             language,
         )
@@ -307,8 +308,7 @@ def _record(response: VoiceResponse, language: str) -> VoiceResponse:
         finish_on_key="#",
         play_beep=True,
         timeout=5,
-        recording_status_callback=settings.SIMCARE_PUBLIC_BASE_URL.rstrip("/")
-        + _url("voicemail"),
+        recording_status_callback=settings.SIMCARE_PUBLIC_BASE_URL.rstrip("/") + _url("voicemail"),
         recording_status_callback_method="POST",
     )
     _say(response, speech.no_message(), language)

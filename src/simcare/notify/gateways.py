@@ -17,13 +17,13 @@ the gateway's delivery receipts will name, and receipts land through
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
 import re
 import secrets
 import select
-import socket
 import time
 from typing import Any
 
@@ -303,10 +303,10 @@ class SmppSmsBackend(SmsBackend):
         """Wait a moment for the receipts of what was sent (later ones reach
         `listen_for_receipts`), record them, unbind."""
         if self._client is not None:
-            try:
+            with contextlib.suppress(
+                smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError, OSError
+            ):
                 self._wait_for_receipts(self._client, settings.SIMCARE_SMPP_RECEIPT_WAIT_SECONDS)
-            except (smpplib.exceptions.ConnectionError, smpplib.exceptions.PDUError, OSError):
-                pass
         self._record_receipts(self._unmatched)
         if self._unmatched:
             logger.info("smpp receipts for unknown messages dropped: %s", len(self._unmatched))
@@ -324,10 +324,8 @@ class SmppSmsBackend(SmsBackend):
     def _drop(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            try:
+            with contextlib.suppress(OSError):
                 client.disconnect()
-            except OSError:
-                pass
 
     # handlers (called by smpplib while reading)
 
@@ -357,8 +355,10 @@ class SmppSmsBackend(SmsBackend):
     def send(self, to: str, body: str) -> str:
         parts, encoding, esm_class = smpplib.gsm.make_parts(body)
         sender = settings.SIMCARE_SMS_SENDER
-        sender_ton = smpplib.consts.SMPP_TON_INTL if sender.lstrip("+").isdigit() else (
-            smpplib.consts.SMPP_TON_ALNUM
+        sender_ton = (
+            smpplib.consts.SMPP_TON_INTL
+            if sender.lstrip("+").isdigit()
+            else (smpplib.consts.SMPP_TON_ALNUM)
         )
         message_ids: list[str] = []
         self._record_receipts(self._unmatched)
@@ -400,7 +400,7 @@ class SmppSmsBackend(SmsBackend):
                 raise smpplib.exceptions.ConnectionError("no submit_sm_resp")
             try:
                 client.read_once(auto_send_enquire_link=False)
-            except socket.timeout as error:
+            except TimeoutError as error:
                 raise smpplib.exceptions.ConnectionError("no submit_sm_resp") from error
         status, message_id = self._responses.pop(sequence)
         if status != smpplib.consts.SMPP_ESME_ROK:

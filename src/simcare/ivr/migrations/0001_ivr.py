@@ -6,52 +6,103 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0003_api'),
-        ('lines', '0002_lifecycle_indexes'),
+        ("accounts", "0003_api"),
+        ("lines", "0002_lifecycle_indexes"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CallSession',
+            name="CallSession",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('call_sid', models.CharField(max_length=64, unique=True)),
-                ('caller', models.CharField(blank=True, max_length=32, verbose_name='caller')),
-                ('language', models.CharField(blank=True, max_length=8, verbose_name='language')),
-                ('pin_failures', models.PositiveSmallIntegerField(default=0)),
-                ('verified_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('line', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='lines.line')),
-                ('subscriber', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.subscriber')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("call_sid", models.CharField(max_length=64, unique=True)),
+                ("caller", models.CharField(blank=True, max_length=32, verbose_name="caller")),
+                ("language", models.CharField(blank=True, max_length=8, verbose_name="language")),
+                ("pin_failures", models.PositiveSmallIntegerField(default=0)),
+                ("verified_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "updated_at",
+                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
+                ),
+                (
+                    "line",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="lines.line",
+                    ),
+                ),
+                (
+                    "subscriber",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="accounts.subscriber",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'hotline call',
-                'verbose_name_plural': 'hotline calls',
+                "verbose_name": "hotline call",
+                "verbose_name_plural": "hotline calls",
             },
         ),
         migrations.CreateModel(
-            name='Voicemail',
+            name="Voicemail",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('call_sid', models.CharField(max_length=64, unique=True)),
-                ('caller', models.CharField(blank=True, max_length=32, verbose_name='caller')),
-                ('recording_url', models.URLField(blank=True, max_length=500, verbose_name='recording')),
-                ('recording_sid', models.CharField(blank=True, max_length=64)),
-                ('duration_seconds', models.PositiveIntegerField(default=0, verbose_name='duration (s)')),
-                ('language', models.CharField(blank=True, max_length=8, verbose_name='language')),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name='left at')),
-                ('is_handled', models.BooleanField(default=False, verbose_name='handled')),
-                ('subscriber', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='voicemails', to='accounts.subscriber', verbose_name='subscriber')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("call_sid", models.CharField(max_length=64, unique=True)),
+                ("caller", models.CharField(blank=True, max_length=32, verbose_name="caller")),
+                (
+                    "recording_url",
+                    models.URLField(blank=True, max_length=500, verbose_name="recording"),
+                ),
+                ("recording_sid", models.CharField(blank=True, max_length=64)),
+                (
+                    "duration_seconds",
+                    models.PositiveIntegerField(default=0, verbose_name="duration (s)"),
+                ),
+                ("language", models.CharField(blank=True, max_length=8, verbose_name="language")),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_index=True, default=django.utils.timezone.now, verbose_name="left at"
+                    ),
+                ),
+                ("is_handled", models.BooleanField(default=False, verbose_name="handled")),
+                (
+                    "subscriber",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="voicemails",
+                        to="accounts.subscriber",
+                        verbose_name="subscriber",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'voicemail',
-                'verbose_name_plural': 'voicemails',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "voicemail",
+                "verbose_name_plural": "voicemails",
+                "ordering": ["-created_at", "-id"],
             },
         ),
     ]
