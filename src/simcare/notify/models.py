@@ -86,11 +86,14 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     # SMS gateways (notify/gateways.py): who took the message, its id there, and the last
     # delivery receipt. provider_message_id lists every part's id of a long SMS, comma-separated.
-    gateway = models.CharField(max_length=20, blank=True)
-    provider_message_id = models.CharField(max_length=200, blank=True)
-    delivery_status = models.CharField(max_length=12, choices=DeliveryStatus.choices, blank=True)
+    # Database defaults: the lifecycle jobs insert rows with SQL that does not name these columns.
+    gateway = models.CharField(max_length=20, blank=True, db_default="")
+    provider_message_id = models.CharField(max_length=200, blank=True, db_default="")
+    delivery_status = models.CharField(
+        max_length=12, choices=DeliveryStatus.choices, blank=True, db_default=""
+    )
     delivery_updated_at = models.DateTimeField(null=True, blank=True)
-    delivery_error = models.CharField(max_length=100, blank=True)
+    delivery_error = models.CharField(max_length=100, blank=True, db_default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
