@@ -5,41 +5,54 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('lines', '0002_lifecycle_indexes'),
-        ('notify', '0002_outbox_indexes'),
+        ("lines", "0002_lifecycle_indexes"),
+        ("notify", "0002_outbox_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='notification',
-            name='delivery_error',
-            field=models.CharField(blank=True, db_default='', max_length=100),
+            model_name="notification",
+            name="delivery_error",
+            field=models.CharField(blank=True, db_default="", max_length=100),
         ),
         migrations.AddField(
-            model_name='notification',
-            name='delivery_status',
-            field=models.CharField(blank=True, choices=[('accepted', 'Accepted by the gateway'), ('sent', 'Sent to the carrier'), ('delivered', 'Delivered'), ('undelivered', 'Not delivered')], db_default='', max_length=12),
+            model_name="notification",
+            name="delivery_status",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("accepted", "Accepted by the gateway"),
+                    ("sent", "Sent to the carrier"),
+                    ("delivered", "Delivered"),
+                    ("undelivered", "Not delivered"),
+                ],
+                db_default="",
+                max_length=12,
+            ),
         ),
         migrations.AddField(
-            model_name='notification',
-            name='delivery_updated_at',
+            model_name="notification",
+            name="delivery_updated_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='notification',
-            name='gateway',
-            field=models.CharField(blank=True, db_default='', max_length=20),
+            model_name="notification",
+            name="gateway",
+            field=models.CharField(blank=True, db_default="", max_length=20),
         ),
         migrations.AddField(
-            model_name='notification',
-            name='provider_message_id',
-            field=models.CharField(blank=True, db_default='', max_length=200),
+            model_name="notification",
+            name="provider_message_id",
+            field=models.CharField(blank=True, db_default="", max_length=200),
         ),
         migrations.AddIndex(
-            model_name='notification',
-            index=models.Index(condition=models.Q(('provider_message_id', ''), _negated=True), fields=['gateway', 'provider_message_id'], name='notify_notification_gateway_id'),
+            model_name="notification",
+            index=models.Index(
+                condition=models.Q(("provider_message_id", ""), _negated=True),
+                fields=["gateway", "provider_message_id"],
+                name="notify_notification_gateway_id",
+            ),
         ),
     ]
