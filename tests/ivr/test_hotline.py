@@ -149,6 +149,18 @@ def test_an_unknown_caller_chooses_a_language_first(
     assert CallSession.objects.get(call_sid=phone.call_sid).language == language
 
 
+def test_silence_at_the_language_menu_asks_once_more_then_hangs_up(
+    call: Callable[..., Phone],
+) -> None:
+    phone = call("+16135550111")
+
+    first = phone.post("/ivr/voice/")
+    again = phone.post(first.one("Redirect").text or "")
+
+    assert first.one("Redirect").text == "/ivr/voice/?silent=1"
+    assert again.verbs() == ["Gather", "Say", "Say", "Say", "Hangup"]
+
+
 def test_a_wrong_language_digit_asks_again(call: Callable[..., Phone]) -> None:
     answer = call("+16135550111").post("/ivr/language/", Digits="9")
 

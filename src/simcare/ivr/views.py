@@ -105,12 +105,23 @@ def _back_to_menu(response: VoiceResponse) -> VoiceResponse:
     return response
 
 
-def _language_menu(response: VoiceResponse) -> VoiceResponse:
+def _silent_count(request: HttpRequest) -> int:
+    raw = request.GET.get("silent", "")
+    return int(raw) if raw.isdigit() else 0
+
+
+def _language_menu(response: VoiceResponse, *, silent: int = 0) -> VoiceResponse:
     gather = _gather(response, _url("language"), num_digits=1, timeout=6)
     for digit, language in speech.LANGUAGE_DIGITS.items():
         with translation.override(language):
             _say(gather, speech.welcome() + " " + speech.language_choice(digit), language)
-    response.redirect(_url("voice"), method="POST")
+    if silent + 1 >= MAX_SILENT_MENUS:
+        for language in speech.LANGUAGE_DIGITS.values():
+            with translation.override(language):
+                _say(response, speech.goodbye(), language)
+        response.hangup()
+    else:
+        response.redirect(_url("voice", silent=str(silent + 1)), method="POST")
     return response
 
 
@@ -120,7 +131,7 @@ def voice(request: HttpRequest) -> HttpResponse:
     session = _session(request)
     response = VoiceResponse()
     if not session.language:
-        return _twiml(_language_menu(response))
+        return _twiml(_language_menu(response, silent=_silent_count(request)))
     with translation.override(session.language):
         _say(response, speech.welcome(), session.language)
         return _twiml(_menu(response, session))
@@ -142,9 +153,8 @@ def language(request: HttpRequest) -> HttpResponse:
 def main(request: HttpRequest) -> HttpResponse:
     """The main menu again (a Redirect target after each branch)."""
     session = _session(request)
-    silent = int(request.GET.get("silent", "0")) if request.GET.get("silent", "").isdigit() else 0
     with translation.override(_language(session)):
-        return _twiml(_menu(VoiceResponse(), session, silent=silent))
+        return _twiml(_menu(VoiceResponse(), session, silent=_silent_count(request)))
 
 
 @twilio_webhook
