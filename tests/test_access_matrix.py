@@ -59,6 +59,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from simcare.accounts import services as account_services
 from simcare.accounts.models import ApiToken, AuditEvent, Role, Subscriber, User
 from simcare.catalog.models import AddOn, Plan, UsageKind
+from simcare.ivr.models import Voicemail
 from simcare.kit.iccid import make_iccid
 from simcare.ledger import services as ledger_services
 from simcare.ledger.models import LedgerEntry, LedgerTransaction
@@ -168,6 +169,7 @@ SAMPLE_OBJECTS: dict[str, Callable[[World], Model | None]] = {
     "aftersales.returnrequest": lambda world: _aftersales(world)["return"],
     "aftersales.review": lambda world: _aftersales(world)["review"],
     "usage.cdrimport": lambda world: world.objects["usage.cdrimport"],
+    "ivr.voicemail": lambda world: world.objects["ivr.voicemail"],
 }
 
 
@@ -442,6 +444,26 @@ EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
         f"store_console:{name}": _CONSOLE
         for name in ("home", "store", "sell", "sale", "renew", "vouchers", "day", "day_csv")
     },
+    # The hotline's Twilio webhooks and the SMS gateways' delivery reports: POST only and
+    # signed (tests/ivr/, tests/notify/test_gateways.py); Kannel calls its dlr-url by GET
+    # with a MAC in the query, which a bare GET lacks (403).
+    **{
+        f"ivr:{name}": everyone(NOT_GET)
+        for name in (
+            "voice",
+            "language",
+            "main",
+            "menu",
+            "pin",
+            "renew",
+            "voucher",
+            "dialed",
+            "recorded",
+            "voicemail",
+        )
+    },
+    "sms_gateways:twilio_status": everyone(NOT_GET),
+    "sms_gateways:kannel_dlr": everyone(DENIED),
 }
 
 # The agent console: agents and admins with TOTP; staff without it are sent to sign in.
@@ -530,6 +552,7 @@ ADMIN_REFUSED_VIEWS: dict[str, frozenset[str]] = {
     "care.conversation": _READ_ONLY,
     "care.ticket": _READ_ONLY,
     "usage.cdrimport": _READ_ONLY,
+    "ivr.voicemail": _READ_ONLY,  # left by callers; staff only mark them handled
 }
 
 
@@ -892,6 +915,14 @@ def world(db: Any) -> World:
     )
     voucher_services.redeem_voucher(subscriber, issued[0][1], ip_address=None, acting_user=None)
     objects.update(_money_objects(subscriber, plan, addon, line))
+    objects["ivr.voicemail"] = Voicemail.objects.create(
+        call_sid="CA" + "0" * 32,
+        caller=line.msisdn,
+        subscriber=subscriber,
+        recording_url="https://api.twilio.com/2010-04-01/Accounts/AC0/Recordings/RE0",
+        duration_seconds=12,
+        language="en",
+    )
     objects["order"] = Order.objects.create(
         kind=OrderKind.WALLET_TOPUP,
         channel=SalesChannel.WEB,

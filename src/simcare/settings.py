@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "simcare.care",
     "simcare.aftersales",
     "simcare.usage",
+    "simcare.ivr",
 ]
 
 MIDDLEWARE = [
@@ -418,6 +419,8 @@ LOGGING = {
         "axes": {"level": "WARNING"},
         # WeasyPrint logs each step of every PDF at INFO.
         "weasyprint": {"level": "WARNING"},
+        # The twilio library logs every request's URL and headers at INFO (phone numbers).
+        "twilio.http_client": {"level": "WARNING"},
     },
 }
 
@@ -441,3 +444,47 @@ SIMCARE_REVIEWS = {
     # a fulfilled order is asked for a review this many days later, once
     "request_after_days": int(os.environ.get("SIMCARE_REVIEW_REQUEST_AFTER_DAYS", "3")),
 }
+# --- Hotline IVR (ivr/) and SMS gateways (notify/gateways.py) -------------------------------
+# Twilio signs every webhook with the account's auth token; without one the IVR answers 403.
+SIMCARE_TWILIO_ACCOUNT_SID = os.environ.get("SIMCARE_TWILIO_ACCOUNT_SID", "")
+SIMCARE_TWILIO_AUTH_TOKEN = os.environ.get("SIMCARE_TWILIO_AUTH_TOKEN", "")
+# Only tests and stand-ins change it; empty means Twilio's own https://api.twilio.com.
+SIMCARE_TWILIO_API_BASE = os.environ.get("SIMCARE_TWILIO_API_BASE", "")
+SIMCARE_TWILIO_SMS_FROM = os.environ.get("SIMCARE_TWILIO_SMS_FROM", "")
+# Where "0 a person" is connected in business hours: an E.164 number or a sip: URI.
+SIMCARE_HOTLINE_AGENT_NUMBER = os.environ.get("SIMCARE_HOTLINE_AGENT_NUMBER", "+14165550100")
+# Weekday (0 = Monday) → opening ranges, America/Toronto; Ontario holidays are closed.
+SIMCARE_HOTLINE_HOURS = _json_env(
+    "SIMCARE_HOTLINE_HOURS_JSON",
+    {
+        "0": [["09:00", "21:00"]],
+        "1": [["09:00", "21:00"]],
+        "2": [["09:00", "21:00"]],
+        "3": [["09:00", "21:00"]],
+        "4": [["09:00", "21:00"]],
+        "5": [["10:00", "18:00"]],
+        "6": [],
+    },
+)
+SIMCARE_HOTLINE_VOICEMAIL_MAX_SECONDS = int(
+    os.environ.get("SIMCARE_HOTLINE_VOICEMAIL_MAX_SECONDS", "120")
+)
+# Twilio <Say> voice per language ("alice" speaks zh-CN, en-CA and fr-CA).
+SIMCARE_HOTLINE_VOICES = _json_env(
+    "SIMCARE_HOTLINE_VOICES_JSON", {"zh-hans": "alice", "en": "alice", "fr": "alice"}
+)
+# Kannel smsbox (GET /cgi-bin/sendsms) and an SMPP SMSC; see docs/partners.md "SMS gateways".
+SIMCARE_KANNEL_SENDSMS_URL = os.environ.get(
+    "SIMCARE_KANNEL_SENDSMS_URL", "http://127.0.0.1:13013/cgi-bin/sendsms"
+)
+SIMCARE_KANNEL_USERNAME = os.environ.get("SIMCARE_KANNEL_USERNAME", "")
+SIMCARE_KANNEL_PASSWORD = os.environ.get("SIMCARE_KANNEL_PASSWORD", "")
+SIMCARE_SMS_SENDER = os.environ.get("SIMCARE_SMS_SENDER", "simcare")
+SIMCARE_SMPP_HOST = os.environ.get("SIMCARE_SMPP_HOST", "127.0.0.1")
+SIMCARE_SMPP_PORT = int(os.environ.get("SIMCARE_SMPP_PORT", "2775"))
+SIMCARE_SMPP_SYSTEM_ID = os.environ.get("SIMCARE_SMPP_SYSTEM_ID", "")
+SIMCARE_SMPP_PASSWORD = os.environ.get("SIMCARE_SMPP_PASSWORD", "")
+SIMCARE_SMPP_SYSTEM_TYPE = os.environ.get("SIMCARE_SMPP_SYSTEM_TYPE", "")
+SIMCARE_SMS_GATEWAY_TIMEOUT = float(os.environ.get("SIMCARE_SMS_GATEWAY_TIMEOUT", "10"))
+# How long the outbox's SMPP bind waits for receipts after its last message before unbinding.
+SIMCARE_SMPP_RECEIPT_WAIT_SECONDS = float(os.environ.get("SIMCARE_SMPP_RECEIPT_WAIT_SECONDS", "2"))

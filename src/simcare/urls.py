@@ -19,6 +19,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("payments/", include("simcare.orders.webhook_urls")),
     path("api/v1/", api.urls),
     path("chat/", include("simcare.care.widget_urls")),
+    path("ivr/", include("simcare.ivr.urls")),
+    path("sms/", include("simcare.notify.gateway_urls")),
 ]
 
 urlpatterns += i18n_patterns(

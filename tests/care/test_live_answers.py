@@ -61,7 +61,7 @@ def test_a_subscriber_gets_their_wallet_balance_in_their_language(
     assert (english.intent, english.slug, english.handoff) == ("live:balance", None, False)
     assert english.text == "Your wallet balance is $1,234.56."
     assert french.text == "Le solde de votre portefeuille est de 1\u202f234,56\u00a0$."
-    assert chinese.text == "你的钱包余额为 1,234.56 加元。"
+    assert chinese.text == "您的钱包余额为 1,234.56 加元。"
 
 
 def test_a_subscriber_gets_the_expiry_date_and_days_left_of_each_line(

@@ -95,6 +95,18 @@ class NotificationAdmin(ModelAdmin):
                 )
             },
         ),
+        (
+            _("SMS gateway"),
+            {
+                "fields": (
+                    "gateway",
+                    "provider_message_id",
+                    "delivery_status",
+                    "delivery_updated_at",
+                    "delivery_error",
+                )
+            },
+        ),
     )
     readonly_fields = (
         "template",
@@ -114,6 +126,11 @@ class NotificationAdmin(ModelAdmin):
         "reference_at",
         "dedupe_key",
         "context",
+        "gateway",
+        "provider_message_id",
+        "delivery_status",
+        "delivery_updated_at",
+        "delivery_error",
     )
     actions = ("retry_failed",)
 

@@ -22,6 +22,15 @@ class NotificationStatus(models.TextChoices):
     SKIPPED = "skipped", _("Skipped (no address or opted out)")
 
 
+class DeliveryStatus(models.TextChoices):
+    """What the SMS gateway last reported about a sent message (delivery receipts)."""
+
+    ACCEPTED = "accepted", _("Accepted by the gateway")
+    SENT = "sent", _("Sent to the carrier")
+    DELIVERED = "delivered", _("Delivered")
+    UNDELIVERED = "undelivered", _("Not delivered")
+
+
 class Notification(models.Model):
     """One message to one person on one channel.
 
@@ -75,6 +84,16 @@ class Notification(models.Model):
     body = models.TextField(blank=True)
     last_error = models.CharField(max_length=300, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # SMS gateways (notify/gateways.py): who took the message, its id there, and the last
+    # delivery receipt. provider_message_id lists every part's id of a long SMS, comma-separated.
+    # Database defaults: the lifecycle jobs insert rows with SQL that does not name these columns.
+    gateway = models.CharField(max_length=20, blank=True, db_default="")
+    provider_message_id = models.CharField(max_length=200, blank=True, db_default="")
+    delivery_status = models.CharField(
+        max_length=12, choices=DeliveryStatus.choices, blank=True, db_default=""
+    )
+    delivery_updated_at = models.DateTimeField(null=True, blank=True)
+    delivery_error = models.CharField(max_length=100, blank=True, db_default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -89,7 +108,12 @@ class Notification(models.Model):
                 fields=["send_after"],
                 condition=Q(status="queued"),
                 name="notify_notification_due",
-            )
+            ),
+            models.Index(
+                fields=["gateway", "provider_message_id"],
+                condition=~Q(provider_message_id=""),
+                name="notify_notification_gateway_id",
+            ),
         ]
 
     def __str__(self) -> str:

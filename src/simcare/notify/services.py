@@ -28,14 +28,14 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q, QuerySet
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.utils import timezone
 
 from simcare.accounts.models import Subscriber, User
 from simcare.lines.models import Line
 from simcare.notify import rendering
-from simcare.notify.models import Channel, Notification, NotificationStatus
+from simcare.notify.models import Channel, DeliveryStatus, Notification, NotificationStatus
 from simcare.notify.sms import SmsBackend, SmsDeliveryError, SmsRejected
 from simcare.notify.sms import get_backend as get_sms_backend
 
@@ -278,14 +278,15 @@ def _transmit_or_settle(
     mail: BaseEmailBackend,
     sms: SmsBackend,
     now: dt.datetime,
-) -> tuple[str, str]:
-    """Send; returns the (subject, body) to keep, with secrets masked."""
+) -> tuple[str, str, str]:
+    """Send; returns the (subject, body) to keep, with secrets masked, and the SMS gateway's
+    message id ("" for email or a gateway without ids)."""
     try:
         if notification.channel == Channel.EMAIL:
             _send_email(message, address, mail, notification.pk)
-            return message.subject, message.masked(message.body)
-        sms.send(address, message.sms)
-        return "", message.masked(message.sms)
+            return message.subject, message.masked(message.body), ""
+        message_id = sms.send(address, message.sms)
+        return "", message.masked(message.sms), message_id
     except (smtplib.SMTPException, OSError, SmsDeliveryError, SmsRejected) as error:
         if isinstance(error, smtplib.SMTPException | OSError):
             mail.close()  # a broken SMTP session must not poison the next message
@@ -329,12 +330,20 @@ def deliver(notification_id: int, *, mail: BaseEmailBackend, sms: SmsBackend) ->
     try:
         address = _address_or_settle(notification)
         message = _render_or_settle(notification)
-        subject, body = _transmit_or_settle(
+        subject, body, message_id = _transmit_or_settle(
             notification, message, address, mail=mail, sms=sms, now=now
         )
     except _Settled as settled:
         _record(notification.pk, **settled.fields)
         return settled.outcome
+    gateway_fields: dict[str, Any] = {}
+    if notification.channel == Channel.SMS:
+        gateway_fields = {"gateway": sms.name[:20], "provider_message_id": message_id[:200]}
+        if message_id:
+            gateway_fields |= {
+                "delivery_status": DeliveryStatus.ACCEPTED,
+                "delivery_updated_at": now,
+            }
     _record(
         notification.pk,
         status=NotificationStatus.SENT,
@@ -344,6 +353,7 @@ def deliver(notification_id: int, *, mail: BaseEmailBackend, sms: SmsBackend) ->
         subject=subject[:300],
         body=body,
         last_error="",
+        **gateway_fields,
     )
     return NotificationStatus.SENT
 
@@ -373,4 +383,51 @@ def send_due(now: dt.datetime | None = None, *, max_messages: int = MAX_PER_RUN)
             handled += len(ids)
     finally:
         mail.close()
+        sms.close()
     return counts
+
+
+# --- Delivery receipts from the SMS gateways -----------------------------------------------
+
+# A later receipt never undoes a final one; a failed part of a long message outweighs the rest.
+_DELIVERY_RANK = {
+    "": 0,
+    DeliveryStatus.ACCEPTED: 1,
+    DeliveryStatus.SENT: 2,
+    DeliveryStatus.DELIVERED: 3,
+    DeliveryStatus.UNDELIVERED: 4,
+}
+
+
+def _with_message_id(gateway: str, message_id: str) -> QuerySet[Notification]:
+    return Notification.objects.filter(gateway=gateway).filter(
+        Q(provider_message_id=message_id)
+        | Q(provider_message_id__startswith=f"{message_id},")
+        | Q(provider_message_id__endswith=f",{message_id}")
+        | Q(provider_message_id__contains=f",{message_id},")
+    )
+
+
+@transaction.atomic
+def record_delivery_status(
+    *,
+    gateway: str,
+    message_id: str,
+    status: str,
+    error: str = "",
+    now: dt.datetime | None = None,
+) -> int:
+    """Store a gateway's delivery receipt on the SMS it is about; returns how many rows
+    changed (0 for an unknown id, a repeat, or news older than what is known)."""
+    if not message_id or status not in DeliveryStatus.values:
+        return 0
+    now = now or timezone.now()
+    changed = 0
+    for notification in _with_message_id(gateway, message_id).select_for_update().order_by("pk"):
+        if _DELIVERY_RANK[status] <= _DELIVERY_RANK.get(notification.delivery_status, 0):
+            continue
+        Notification.objects.filter(pk=notification.pk).update(
+            delivery_status=status, delivery_updated_at=now, delivery_error=error[:100]
+        )
+        changed += 1
+    return changed

@@ -32,10 +32,19 @@ class SmsRejected(Exception):
 
 
 class SmsBackend(abc.ABC):
-    """Sends one text message; returns the gateway's message id, or "" when it has none."""
+    """Sends one text message; returns the gateway's message id, or "" when it has none.
+
+    `name` is recorded on the notification with that id, so a delivery receipt
+    (notify.services.record_delivery_status) finds its message.
+    """
+
+    name: str = ""
 
     @abc.abstractmethod
     def send(self, to: str, body: str) -> str: ...
+
+    def close(self) -> None:  # noqa: B027  # most backends hold no connection
+        """Release a connection kept across messages (the outbox calls it after each run)."""
 
 
 class FileSmsBackend(SmsBackend):
