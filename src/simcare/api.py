@@ -35,6 +35,7 @@ from simcare.kit.problems import (
 )
 from simcare.lines.api import router as lines_router
 from simcare.orders.api import router as orders_router
+from simcare.partners.api import router as partners_router
 
 logger = logging.getLogger("simcare.api")
 
@@ -236,3 +237,4 @@ install_problem_handlers(api)
 api.add_router("/auth/", accounts_router)
 api.add_router("/me/", lines_router)
 api.add_router("/me/", orders_router)
+api.add_router("/", partners_router)

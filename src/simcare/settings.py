@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "simcare.notify",
     "simcare.ops",
     "simcare.portal",
+    "simcare.partners",
 ]
 
 MIDDLEWARE = [
