@@ -467,7 +467,9 @@ def order_document(order: Order) -> dict[str, Any]:
     try:
         external = order.reseller_order.external_order_no
     except ResellerOrder.DoesNotExist:
-        external = order.external_reference
+        # Inside the placing transaction (a webhook queued on fulfilment) the number is the
+        # last part of the order's key "reseller:<id>:<external_order_no>".
+        external = order.external_reference or order.idempotency_key.split(":", 2)[-1]
     return {
         "id": order.pk,
         "number": order.number,
