@@ -66,6 +66,8 @@ from simcare.lines import services as line_services
 from simcare.lines.models import Bucket, Line, LineEvent, Number, SimCard, SimKind
 from simcare.notify.models import Channel, Notification, NotificationStatus
 from simcare.ops.models import JobRun, WorkerHeartbeat
+from simcare.partners import services as partner_services
+from simcare.partners.models import Reseller, ResellerApiKey, WebhookEvent
 from simcare.orders.models import (
     AttemptStatus,
     AutoRenewAttempt,
@@ -161,7 +163,24 @@ SAMPLE_OBJECTS: dict[str, Callable[[World], Model | None]] = {
         ApiToken.objects.order_by("pk").first()
         or account_services.issue_api_token(world.subscriber.user)[0]
     ),
+    "partners.reseller": lambda world: _sample_reseller(),
+    "partners.resellerapikey": lambda world: (
+        ResellerApiKey.objects.order_by("pk").first()
+        or partner_services.issue_api_key(_sample_reseller(), acting_user=None)[0]
+    ),
+    "partners.webhookevent": lambda world: (
+        WebhookEvent.objects.order_by("pk").first()
+        or WebhookEvent.objects.create(
+            reseller=_sample_reseller(), event="order.fulfilled", body="{}"
+        )
+    ),
 }
+
+
+def _sample_reseller() -> Reseller:
+    return Reseller.objects.order_by("pk").first() or partner_services.create_reseller(
+        name="Matrix Shop", slug="matrix", acting_user=None
+    )
 
 
 @dataclass(frozen=True)
@@ -192,6 +211,14 @@ SAMPLES: dict[str, Callable[[World], list[Sample]]] = {
     ],
     "api:unknown_endpoint": lambda world: [Sample({"unmatched": "no-such-endpoint"})],
     "api:renew_my_line": lambda world: [Sample({"msisdn": world.line.msisdn})],
+    "api:reseller_get_order": lambda world: [
+        Sample({"order_id": str(world.objects["orders.order"].pk)})
+    ],
+    "api:reseller_get_esim_qr": lambda world: [
+        Sample({"order_id": str(world.objects["orders.order"].pk)})
+    ],
+    "api:reseller_line_renewable": lambda world: [Sample({"msisdn": world.line.msisdn})],
+    "api:reseller_get_statement": lambda world: [Sample({"month": "2026-11"})],
 }
 
 # Queries for parameterless URLs that need one to do their job.
@@ -240,6 +267,17 @@ EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
     "api:list_my_orders": everyone(DENIED),
     "api:redeem_voucher": everyone(NOT_GET),
     "api:renew_my_line": everyone(NOT_GET),
+    # The reseller API takes a reseller's bearer key, never a session: 401 for every
+    # browser role, the reseller's user included.
+    "api:reseller_list_plans": everyone(DENIED),
+    "api:reseller_place_order": everyone(DENIED),  # /orders: GET lists, POST places
+    "api:reseller_list_orders": everyone(DENIED),
+    "api:reseller_get_order": everyone(DENIED),
+    "api:reseller_get_esim_qr": everyone(DENIED),
+    "api:reseller_line_renewable": everyone(DENIED),
+    "api:reseller_get_float": everyone(DENIED),
+    "api:reseller_get_statement": everyone(DENIED),
+    "api:reseller_list_deliveries": everyone(DENIED),
 }
 
 # The admin: only verified staff get past the site's gate; the admin role (superuser)
@@ -296,6 +334,9 @@ ADMIN_REFUSED_VIEWS: dict[str, frozenset[str]] = {
     "orders.savedpaymentmethod": _READ_ONLY,
     "orders.autorenewattempt": _READ_ONLY,
     "accounts.apitoken": _READ_ONLY,  # issued through the API only; revoked by an action
+    "partners.reseller": frozenset({"delete"}),  # money history: deactivated, never deleted
+    "partners.resellerapikey": _READ_ONLY,  # created on the reseller's page, shown once
+    "partners.webhookevent": _READ_ONLY,  # the outbox and its delivery log
 }
 
 

@@ -72,6 +72,7 @@ class PlanOut(Schema):
     response={200: list[PlanOut], **problem_responses(401, 429)},
     summary="Plans on sale, with retail and your wholesale price",
     operation_id="reseller_list_plans",
+    url_name="reseller_list_plans",
 )
 def list_plans(request: HttpRequest) -> list[dict[str, Any]]:
     reseller = api_reseller(request)
@@ -155,6 +156,7 @@ class ResellerOrderOut(Schema):
         "and nothing changes."
     ),
     operation_id="reseller_place_order",
+    url_name="reseller_place_order",
 )
 def place_order(request: HttpRequest, payload: OrderIn) -> Status[dict[str, Any]]:
     reseller = api_reseller(request)
@@ -184,6 +186,7 @@ class OrderPage(PageNumberPagination):
     response={200: list[ResellerOrderOut], **problem_responses(401, 422, 429)},
     summary="Your orders, newest first; filter by your order number",
     operation_id="reseller_list_orders",
+    url_name="reseller_list_orders",
 )
 @paginate(OrderPage, page_size=20, max_page_size=100)
 def list_orders(
@@ -215,6 +218,7 @@ def _order(request: HttpRequest, order_id: int) -> Order:
     response={200: ResellerOrderOut, **problem_responses(401, 404, 422, 429)},
     summary="One of your orders",
     operation_id="reseller_get_order",
+    url_name="reseller_get_order",
 )
 def get_order(request: HttpRequest, order_id: int) -> dict[str, Any]:
     return services.order_document(_order(request, order_id))
@@ -225,6 +229,7 @@ def get_order(request: HttpRequest, order_id: int) -> dict[str, Any]:
     response={200: None, **problem_responses(401, 404, 422, 429)},
     summary="The QR code of a new_esim order's activation code (PNG)",
     operation_id="reseller_get_esim_qr",
+    url_name="reseller_get_esim_qr",
     openapi_extra={
         "responses": {
             "200": {
@@ -259,6 +264,7 @@ class RenewableOut(Schema):
     summary="Whether a number can be renewed, and on which plan",
     description="Nothing else about the line: an unknown number is simply not renewable.",
     operation_id="reseller_line_renewable",
+    url_name="reseller_line_renewable",
 )
 def line_renewable(request: HttpRequest, msisdn: str) -> dict[str, Any]:
     line = services.renewable_line(msisdn) if len(msisdn) <= 32 else None
@@ -285,6 +291,7 @@ class FloatOut(Schema):
     response={200: FloatOut, **problem_responses(401, 429)},
     summary="Your float balance and its latest movements",
     operation_id="reseller_get_float",
+    url_name="reseller_get_float",
 )
 def get_float(request: HttpRequest) -> dict[str, Any]:
     reseller = api_reseller(request)
@@ -300,6 +307,7 @@ def get_float(request: HttpRequest) -> dict[str, Any]:
     response={200: None, **problem_responses(401, 422, 429)},
     summary="The month's orders and amounts as CSV (month as YYYY-MM)",
     operation_id="reseller_get_statement",
+    url_name="reseller_get_statement",
     openapi_extra={
         "parameters": [
             {
@@ -346,6 +354,7 @@ class DeliveryOut(Schema):
     response={200: list[DeliveryOut], **problem_responses(401, 422, 429)},
     summary="Your webhook deliveries and every attempt, newest first",
     operation_id="reseller_list_deliveries",
+    url_name="reseller_list_deliveries",
 )
 @paginate(OrderPage, page_size=20, max_page_size=100)
 def list_deliveries(request: HttpRequest) -> list[dict[str, Any]]:
