@@ -66,8 +66,6 @@ from simcare.lines import services as line_services
 from simcare.lines.models import Bucket, Line, LineEvent, Number, SimCard, SimKind
 from simcare.notify.models import Channel, Notification, NotificationStatus
 from simcare.ops.models import JobRun, WorkerHeartbeat
-from simcare.partners import services as partner_services
-from simcare.partners.models import Reseller, ResellerApiKey, WebhookEvent
 from simcare.orders.models import (
     AttemptStatus,
     AutoRenewAttempt,
@@ -90,6 +88,8 @@ from simcare.orders.models import (
     VoucherBatch,
 )
 from simcare.orders.services import vouchers as voucher_services
+from simcare.partners import services as partner_services
+from simcare.partners.models import Reseller, ResellerApiKey, WebhookEvent
 from simcare.stores.models import Store
 
 pytestmark = pytest.mark.django_db

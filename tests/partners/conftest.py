@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from simcare.accounts.models import Subscriber
+from simcare.catalog.models import Plan
 from simcare.kit.iccid import make_iccid
-from simcare.lines.models import Number, SimCard, SimKind
+from simcare.lines.models import Line, Number, SimCard, SimKind
 from simcare.partners import services
 from simcare.partners.models import Reseller
 from tests.api.conftest import ApiClient, fund_wallet, make_line  # noqa: F401  (fixtures)
@@ -76,3 +78,9 @@ def esim_stock(db: Any) -> Callable[[int], None]:
             )
 
     return stock
+
+
+@pytest.fixture
+def line(subscriber: Subscriber, plan: Plan, make_line: Callable[..., Line]) -> Line:  # noqa: F811
+    """A live line of the subscriber on the plan fixture, for resellers to renew."""
+    return make_line(subscriber, plan)

@@ -64,10 +64,8 @@ def test_a_renewal_debits_the_float_at_wholesale_and_extends_the_line(
     reseller: Reseller,
     reseller_api: ApiClient,
     priced: Plan,
-    subscriber: Subscriber,
-    make_line: Callable[..., Line],
+    line: Line,
 ) -> None:
-    line = make_line(subscriber, priced)
     period_end = line.period_end
     fund(reseller, 10_000)
 
@@ -92,10 +90,8 @@ def test_the_same_number_and_body_again_is_the_same_order_and_no_second_debit(
     reseller: Reseller,
     reseller_api: ApiClient,
     priced: Plan,
-    subscriber: Subscriber,
-    make_line: Callable[..., Line],
+    line: Line,
 ) -> None:
-    line = make_line(subscriber, priced)
     fund(reseller, 10_000)
     first = reseller_api.post("/api/v1/orders", _renewal(line, priced))
 
@@ -115,10 +111,8 @@ def test_an_order_the_float_cannot_cover_changes_nothing(
     reseller: Reseller,
     reseller_api: ApiClient,
     priced: Plan,
-    subscriber: Subscriber,
-    make_line: Callable[..., Line],
+    line: Line,
 ) -> None:
-    line = make_line(subscriber, priced)
     fund(reseller, TOTAL - 1)
     period_end = line.period_end
     entries = LedgerEntry.objects.count()
@@ -176,10 +170,8 @@ def test_one_resellers_key_cannot_read_another_resellers_order(
     reseller_api: ApiClient,
     make_reseller: Callable[..., Reseller],
     priced: Plan,
-    subscriber: Subscriber,
-    make_line: Callable[..., Line],
+    line: Line,
 ) -> None:
-    line = make_line(subscriber, priced)
     fund(reseller, 10_000)
     order_id = reseller_api.post("/api/v1/orders", _renewal(line, priced)).json()["id"]
     other = ApiClient(key_for(make_reseller("rival")))
@@ -199,10 +191,8 @@ def test_lookup_by_the_resellers_own_number(
     reseller: Reseller,
     reseller_api: ApiClient,
     priced: Plan,
-    subscriber: Subscriber,
-    make_line: Callable[..., Line],
+    line: Line,
 ) -> None:
-    line = make_line(subscriber, priced)
     fund(reseller, 10_000)
     placed = reseller_api.post("/api/v1/orders", _renewal(line, priced)).json()
 
@@ -214,9 +204,8 @@ def test_lookup_by_the_resellers_own_number(
 
 
 def test_renewable_says_only_whether_and_on_which_plan(
-    reseller_api: ApiClient, plan: Plan, subscriber: Subscriber, make_line: Callable[..., Line]
+    reseller_api: ApiClient, plan: Plan, line: Line
 ) -> None:
-    line = make_line(subscriber, plan)
 
     live = reseller_api.get(f"/api/v1/lines/{line.msisdn}/renewable")
     unknown = reseller_api.get("/api/v1/lines/+16135550000/renewable")
@@ -231,10 +220,8 @@ def test_refusals_have_stable_codes(
     reseller: Reseller,
     reseller_api: ApiClient,
     plan: Plan,
-    subscriber: Subscriber,
-    make_line: Callable[..., Line],
+    line: Line,
 ) -> None:
-    line = make_line(subscriber, plan)
     fund(reseller, 10_000)
 
     unknown_plan = reseller_api.post(
@@ -274,10 +261,8 @@ def test_the_monthly_statement_lists_the_months_orders(
     reseller: Reseller,
     reseller_api: ApiClient,
     priced: Plan,
-    subscriber: Subscriber,
-    make_line: Callable[..., Line],
+    line: Line,
 ) -> None:
-    line = make_line(subscriber, priced)
     fund(reseller, 10_000)
     order = reseller_api.post("/api/v1/orders", _renewal(line, priced)).json()
     month = order["created_at"][:7]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -15,7 +15,6 @@ import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
-from simcare.accounts.models import Subscriber
 from simcare.catalog.models import Plan
 from simcare.lines.models import Line
 from simcare.orders.models import Order, OrderKind, OrderState, PaymentMethod, SalesChannel
@@ -102,10 +101,8 @@ def test_a_fulfilled_order_is_delivered_signed_after_two_500s_on_the_backoff_sch
     reseller_api: ApiClient,
     receiver: Receiver,
     plan: Plan,
-    subscriber: Subscriber,
-    make_line: Callable[..., Line],
+    line: Line,
 ) -> None:
-    line = make_line(subscriber, plan)
     fund(hooked, 10_000)
     receiver.statuses = [500, 500]
     with time_machine.travel(START, tick=False) as clock:
@@ -155,10 +152,8 @@ def test_a_receiver_that_never_answers_2xx_is_given_up_after_24_hours(
     reseller_api: ApiClient,
     receiver: Receiver,
     plan: Plan,
-    subscriber: Subscriber,
-    make_line: Callable[..., Line],
+    line: Line,
 ) -> None:
-    line = make_line(subscriber, plan)
     fund(hooked, 10_000)
     receiver.statuses = [503] * 50
     with time_machine.travel(START, tick=False) as clock:
@@ -191,10 +186,8 @@ def test_an_unreachable_receiver_is_logged_with_its_error(
     hooked: Reseller,
     reseller_api: ApiClient,
     plan: Plan,
-    subscriber: Subscriber,
-    make_line: Callable[..., Line],
+    line: Line,
 ) -> None:
-    line = make_line(subscriber, plan)
     fund(hooked, 10_000)
     hooked.webhook_url = "http://127.0.0.1:9/closed"
     hooked.save(update_fields=["webhook_url"])
@@ -213,10 +206,8 @@ def test_refunds_and_failures_are_events_too(
     reseller_api: ApiClient,
     receiver: Receiver,
     plan: Plan,
-    subscriber: Subscriber,
-    make_line: Callable[..., Line],
+    line: Line,
 ) -> None:
-    line = make_line(subscriber, plan)
     fund(hooked, 10_000)
     placed = _renew(reseller_api, line, plan)
     order = Order.objects.get(pk=placed["id"])
@@ -233,7 +224,7 @@ def test_refunds_and_failures_are_events_too(
         kind=OrderKind.RENEWAL,
         channel=SalesChannel.RESELLER,
         state=OrderState.PENDING,
-        subscriber=subscriber,
+        subscriber=line.subscriber,
         line=line,
         plan=plan,
         payment_method=PaymentMethod.RESELLER_FLOAT,
@@ -267,10 +258,8 @@ def test_orders_without_a_webhook_url_queue_nothing(
     reseller: Reseller,
     reseller_api: ApiClient,
     plan: Plan,
-    subscriber: Subscriber,
-    make_line: Callable[..., Line],
+    line: Line,
 ) -> None:
-    line = make_line(subscriber, plan)
     fund(reseller, 10_000)
 
     _renew(reseller_api, line, plan)
