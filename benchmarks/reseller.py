@@ -99,6 +99,8 @@ def run(arguments: argparse.Namespace, env: dict[str, str]) -> None:
         raise SystemExit(finished.returncode)
     world = json.loads(finished.stdout.strip().splitlines()[-1])
     port = _free_port()
+    # The server's log goes to a file: a pipe nobody reads would fill and stall it.
+    log = open(os.path.join(env["SIMCARE_DATA_DIR"], "server.log"), "wb")  # noqa: SIM115
     server = subprocess.Popen(
         [
             sys.executable,
@@ -111,13 +113,13 @@ def run(arguments: argparse.Namespace, env: dict[str, str]) -> None:
             str(arguments.workers),
         ],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,  # its worker processes share its group: stopped together
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base, server)
+        _wait_ready(base, server, log.name)
         results = asyncio.run(drive(base, world, arguments))
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -126,14 +128,16 @@ def run(arguments: argparse.Namespace, env: dict[str, str]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+        log.close()
     print_results(results, arguments)
 
 
-def _wait_ready(base: str, server: subprocess.Popen[bytes]) -> None:
+def _wait_ready(base: str, server: subprocess.Popen[bytes], log_path: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise SystemExit((server.stderr.read() if server.stderr else b"").decode()[-3000:])
+            with open(log_path, encoding="utf-8", errors="replace") as log:
+                raise SystemExit(log.read()[-3000:])
         try:
             with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:  # noqa: S310
                 if response.status == 200:

@@ -100,8 +100,8 @@ api = SimcareAPI(
     title="simcare API",
     version="1",
     description=(
-        "The subscriber API of simcare (token auth). Every error is application/problem+json "
-        "with a stable `code`; see docs/api.md."
+        "The subscriber API of simcare (token auth) and the reseller API (reseller keys). "
+        "Every error is application/problem+json with a stable `code`; see docs/api.md."
     ),
     urls_namespace="api",
     openapi_url="/openapi.json",

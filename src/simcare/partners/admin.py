@@ -52,13 +52,13 @@ def _acting_user(request: HttpRequest) -> User | None:
     return request.user if isinstance(request.user, User) else None
 
 
-class WholesalePriceInline(TabularInline):  # type: ignore[type-arg]
+class WholesalePriceInline(TabularInline):
     model = WholesalePrice
     extra = 0
     fields = ("plan", "price_cents")
 
 
-class ApiKeyInline(TabularInline):  # type: ignore[type-arg]
+class ApiKeyInline(TabularInline):
     model = ResellerApiKey
     extra = 0
     fields = ("prefix", "label", "created_at", "last_used_at", "revoked_at")
@@ -92,7 +92,9 @@ class TopUpForm(forms.Form):
             (f"cash:{store.code}", gettext("Cash at %(store)s") % {"store": store.name})
             for store in Store.objects.order_by("code")
         ]
-        self.fields["source"].choices = choices
+        source = self.fields["source"]
+        assert isinstance(source, forms.ChoiceField)  # noqa: S101
+        source.choices = choices
 
     def amount_cents(self) -> int:
         return int(self.cleaned_data["amount"] * 100)
@@ -326,7 +328,7 @@ class ResellerApiKeyAdmin(ReadOnlyModelAdmin):
         )
 
 
-class AttemptInline(TabularInline):  # type: ignore[type-arg]
+class AttemptInline(TabularInline):
     model = WebhookAttempt
     extra = 0
     fields = ("attempted_at", "status_code", "duration_ms", "error")

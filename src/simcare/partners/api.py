@@ -160,7 +160,7 @@ class ResellerOrderOut(Schema):
 )
 def place_order(request: HttpRequest, payload: OrderIn) -> Status[dict[str, Any]]:
     reseller = api_reseller(request)
-    customer = payload.customer or CustomerIn()
+    customer = payload.customer or CustomerIn(email=None, phone=None, language=None)
     order, created = services.place_reseller_order(
         reseller,
         external_order_no=payload.external_order_no,
