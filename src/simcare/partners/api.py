@@ -9,8 +9,10 @@ token is not a reseller key and the reverse. Another reseller's order is 404.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Generic, Literal, TypeVar
 
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema
 from ninja.pagination import PageNumberPagination, paginate
@@ -26,8 +28,9 @@ from simcare.lines import esim
 from simcare.lines.errors import NotAnEsim
 from simcare.orders.models import Order
 from simcare.partners import services
-from simcare.partners.models import Reseller, ResellerApiKey
+from simcare.partners.models import Reseller, ResellerApiKey, WebhookEvent
 
+Row = TypeVar("Row", bound=Model)
 MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 
@@ -175,6 +178,21 @@ def place_order(request: HttpRequest, payload: OrderIn) -> Status[dict[str, Any]
     return Status(201 if created else 200, services.order_document(order))
 
 
+class Mapped(Generic[Row]):
+    """A queryset the paginator slices and counts in the database, each row of the page only
+    then turned into its document (rather than every row of the reseller's history)."""
+
+    def __init__(self, rows: QuerySet[Row], document: Callable[[Row], dict[str, Any]]) -> None:
+        self.rows = rows
+        self.document = document
+
+    def __len__(self) -> int:
+        return self.rows.count()
+
+    def __getitem__(self, page: slice) -> list[dict[str, Any]]:
+        return [self.document(row) for row in self.rows[page]]
+
+
 class OrderPage(PageNumberPagination):
     class Input(Schema):
         page: int = Field(1, ge=1, le=100_000)
@@ -194,16 +212,14 @@ def list_orders(
     external_order_no: str | None = QueryParam(
         None, max_length=100, description="Your order number"
     ),
-) -> list[dict[str, Any]]:
+) -> Mapped[Order]:
     reseller = api_reseller(request)
     orders = services.orders_of(reseller).select_related(
         "plan", "addon", "line__sim", "reseller_order"
     )
     if external_order_no is not None:
         orders = orders.filter(reseller_order__external_order_no=external_order_no)
-    return [
-        services.order_document(order) for order in orders.order_by("-created_at", "-id")[:10_000]
-    ]
+    return Mapped(orders.order_by("-created_at", "-id"), services.order_document)
 
 
 def _order(request: HttpRequest, order_id: int) -> Order:
@@ -357,27 +373,28 @@ class DeliveryOut(Schema):
     url_name="reseller_list_deliveries",
 )
 @paginate(OrderPage, page_size=20, max_page_size=100)
-def list_deliveries(request: HttpRequest) -> list[dict[str, Any]]:
-    deliveries = services.deliveries_of(api_reseller(request)).order_by("-created_at")[:1000]
-    return [
-        {
-            "id": str(delivery.pk),
-            "event": delivery.event,
-            "order_id": delivery.order_id,
-            "status": delivery.status,
-            "attempts": delivery.attempts,
-            "created_at": delivery.created_at,
-            "next_attempt_at": delivery.next_attempt_at,
-            "delivered_at": delivery.delivered_at,
-            "attempt_log": [
-                {
-                    "attempted_at": attempt.attempted_at,
-                    "status_code": attempt.status_code,
-                    "duration_ms": attempt.duration_ms,
-                    "error": attempt.error,
-                }
-                for attempt in delivery.attempt_log.all()
-            ],
-        }
-        for delivery in deliveries
-    ]
+def list_deliveries(request: HttpRequest) -> Mapped[WebhookEvent]:
+    deliveries = services.deliveries_of(api_reseller(request)).order_by("-created_at")
+    return Mapped(deliveries, _delivery_document)
+
+
+def _delivery_document(delivery: WebhookEvent) -> dict[str, Any]:
+    return {
+        "id": str(delivery.pk),
+        "event": delivery.event,
+        "order_id": delivery.order_id,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "created_at": delivery.created_at,
+        "next_attempt_at": delivery.next_attempt_at,
+        "delivered_at": delivery.delivered_at,
+        "attempt_log": [
+            {
+                "attempted_at": attempt.attempted_at,
+                "status_code": attempt.status_code,
+                "duration_ms": attempt.duration_ms,
+                "error": attempt.error,
+            }
+            for attempt in delivery.attempt_log.all()
+        ],
+    }
