@@ -130,6 +130,19 @@ def run(arguments: argparse.Namespace, env: dict[str, str]) -> None:
             server.wait()
         log.close()
     print_results(results, arguments)
+    print_server_errors(log.name)
+
+
+def print_server_errors(log_path: str) -> None:
+    """The distinct exceptions the server logged (a 500's cause), if any."""
+    with open(log_path, encoding="utf-8", errors="replace") as log:
+        lines = log.read().splitlines()
+    causes: dict[str, int] = {}
+    for line in lines:
+        if line and not line.startswith(" ") and ("Error:" in line or "Exception:" in line):
+            causes[line[:200]] = causes.get(line[:200], 0) + 1
+    for cause, count in sorted(causes.items(), key=lambda item: -item[1])[:5]:
+        print(f"server error x{count}: {cause}")
 
 
 def _wait_ready(base: str, server: subprocess.Popen[bytes], log_path: str) -> None:
