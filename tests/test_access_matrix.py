@@ -90,6 +90,8 @@ from simcare.orders.models import (
 )
 from simcare.orders.services import ordering
 from simcare.orders.services import vouchers as voucher_services
+from simcare.partners import services as partner_services
+from simcare.partners.models import Reseller, ResellerApiKey, WebhookEvent
 from simcare.stores.models import Store
 from simcare.usage.models import CdrImport
 
@@ -170,7 +172,24 @@ SAMPLE_OBJECTS: dict[str, Callable[[World], Model | None]] = {
     "aftersales.review": lambda world: _aftersales(world)["review"],
     "usage.cdrimport": lambda world: world.objects["usage.cdrimport"],
     "ivr.voicemail": lambda world: world.objects["ivr.voicemail"],
+    "partners.reseller": lambda world: _sample_reseller(),
+    "partners.resellerapikey": lambda world: (
+        ResellerApiKey.objects.order_by("pk").first()
+        or partner_services.issue_api_key(_sample_reseller(), acting_user=None)[0]
+    ),
+    "partners.webhookevent": lambda world: (
+        WebhookEvent.objects.order_by("pk").first()
+        or WebhookEvent.objects.create(
+            reseller=_sample_reseller(), event="order.fulfilled", body="{}"
+        )
+    ),
 }
+
+
+def _sample_reseller() -> Reseller:
+    return Reseller.objects.order_by("pk").first() or partner_services.create_reseller(
+        name="Matrix Shop", slug="matrix", acting_user=None
+    )
 
 
 @dataclass(frozen=True)
@@ -281,6 +300,14 @@ SAMPLES: dict[str, Callable[[World], list[Sample]]] = {
     "store_console:sale": lambda world: [
         Sample({"code": world.store.code, "order_id": str(world.objects["store_console.sale"].pk)})
     ],
+    "api:reseller_get_order": lambda world: [
+        Sample({"order_id": str(world.objects["orders.order"].pk)})
+    ],
+    "api:reseller_get_esim_qr": lambda world: [
+        Sample({"order_id": str(world.objects["orders.order"].pk)})
+    ],
+    "api:reseller_line_renewable": lambda world: [Sample({"msisdn": world.line.msisdn})],
+    "api:reseller_get_statement": lambda world: [Sample({"month": "2026-11"})],
 }
 
 
@@ -464,6 +491,17 @@ EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
     },
     "sms_gateways:twilio_status": everyone(NOT_GET),
     "sms_gateways:kannel_dlr": everyone(DENIED),
+    # The reseller API takes a reseller's bearer key, never a session: 401 for every
+    # browser role, the reseller's user included.
+    "api:reseller_list_plans": everyone(DENIED),
+    "api:reseller_place_order": everyone(DENIED),  # /orders: GET lists, POST places
+    "api:reseller_list_orders": everyone(DENIED),
+    "api:reseller_get_order": everyone(DENIED),
+    "api:reseller_get_esim_qr": everyone(DENIED),
+    "api:reseller_line_renewable": everyone(DENIED),
+    "api:reseller_get_float": everyone(DENIED),
+    "api:reseller_get_statement": everyone(DENIED),
+    "api:reseller_list_deliveries": everyone(DENIED),
 }
 
 # The agent console: agents and admins with TOTP; staff without it are sent to sign in.
@@ -553,6 +591,9 @@ ADMIN_REFUSED_VIEWS: dict[str, frozenset[str]] = {
     "care.ticket": _READ_ONLY,
     "usage.cdrimport": _READ_ONLY,
     "ivr.voicemail": _READ_ONLY,  # left by callers; staff only mark them handled
+    "partners.reseller": frozenset({"delete"}),  # money history: deactivated, never deleted
+    "partners.resellerapikey": _READ_ONLY,  # created on the reseller's page, shown once
+    "partners.webhookevent": _READ_ONLY,  # the outbox and its delivery log
 }
 
 

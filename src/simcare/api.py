@@ -36,6 +36,7 @@ from simcare.kit.problems import (
 )
 from simcare.lines.api import router as lines_router
 from simcare.orders.api import router as orders_router
+from simcare.partners.api import router as partners_router
 from simcare.usage.api import router as usage_router
 
 logger = logging.getLogger("simcare.api")
@@ -101,8 +102,8 @@ api = SimcareAPI(
     title="simcare API",
     version="1",
     description=(
-        "The subscriber API of simcare (token auth). Every error is application/problem+json "
-        "with a stable `code`; see docs/api.md."
+        "The subscriber API of simcare (token auth) and the reseller API (reseller keys). "
+        "Every error is application/problem+json with a stable `code`; see docs/api.md."
     ),
     urls_namespace="api",
     openapi_url="/openapi.json",
@@ -240,3 +241,4 @@ api.add_router("/me/", lines_router)
 api.add_router("/me/", orders_router)
 api.add_router("/me/", aftersales_router)
 api.add_router("/me/", usage_router)
+api.add_router("/", partners_router)

@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "simcare.aftersales",
     "simcare.usage",
     "simcare.ivr",
+    "simcare.partners",
 ]
 
 MIDDLEWARE = [

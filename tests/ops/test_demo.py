@@ -47,6 +47,7 @@ from simcare.orders.models import Voucher, VoucherBatch
 from simcare.orders.pins import normalize_pin, normalize_serial
 from simcare.orders.services.vouchers import redeem_voucher
 from simcare.stores.models import Store
+from tests.api.conftest import ApiClient
 
 pytestmark = pytest.mark.xdist_group("demo")
 
@@ -183,7 +184,10 @@ def test_load_demo_without_its_file_gives_the_existing_users_new_secrets(tmp_pat
     admin = User.objects.get(username=second["admin"]["username"])
     assert admin.check_password(second["admin"]["password"])
     assert TOTPDevice.objects.get(user=admin).key == totp_key_hex(second["admin"]["totp_secret"])
-    assert _model_counts() == counts
+    # The reseller's key cannot be read back from its hash: a new one is issued (and audited).
+    assert second["reseller"]["api_key"] != first["reseller"]["api_key"]
+    assert ApiClient(second["reseller"]["api_key"]).get("/api/v1/float").status_code == 200
+    assert {**_model_counts(), "audit": 0} == {**counts, "audit": 0}
 
 
 @pytest.mark.django_db
@@ -207,6 +211,19 @@ def test_load_demo_writes_vouchers_that_redeem_and_drops_them_once_used(tmp_path
     assert second["vouchers"] == first["vouchers"][1:]
     plain = (tmp_path / "demo-credentials.json").read_text()
     assert all(entry["pin"] in plain for entry in second["vouchers"])
+
+
+@pytest.mark.django_db
+def test_load_demo_gives_the_reseller_a_float_prices_and_a_working_key(tmp_path: Path) -> None:
+    demo, _ = load_demo(data_dir=tmp_path, base_url="http://127.0.0.1:8000")
+
+    api = ApiClient(demo["reseller"]["api_key"])
+    balance = api.get("/api/v1/float").json()["balance_cents"]
+    plans = api.get("/api/v1/plans").json()
+
+    assert balance > 0
+    assert plans
+    assert all(plan["wholesale_price_cents"] < plan["retail_price_cents"] for plan in plans)
 
 
 def _model_counts() -> dict[str, int]:
@@ -394,7 +411,8 @@ def test_demo_writes_credentials_in_the_documented_shape(demo: RunningDemo) -> N
     assert [normalize_msisdn(msisdn) for msisdn in written["subscriber"]["msisdns"]] == written[
         "subscriber"
     ]["msisdns"]
-    assert written["reseller"] == {"name": "Maple Market Online", "api_key": None}
+    assert written["reseller"]["name"] == "Maple Market Online"
+    assert written["reseller"]["api_key"].startswith("rsk_")
     assert len(written["vouchers"]) == 3
     for voucher in written["vouchers"]:
         assert set(voucher) == {"serial", "pin", "value_cents"}

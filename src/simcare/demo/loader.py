@@ -34,6 +34,8 @@ from simcare.ops.jobs import discover, run_job
 from simcare.orders import pins
 from simcare.orders.models import Voucher, VoucherBatch, VoucherStatus
 from simcare.orders.services import vouchers as voucher_services
+from simcare.partners import services as partner_services
+from simcare.partners.models import Reseller, WholesalePrice
 from simcare.stores.models import Store
 
 TOTP_DEVICE_NAME = "demo authenticator"
@@ -63,6 +65,7 @@ class LoadSummary:
     lines: int = 0
     vouchers: int = 0
     kb_articles: int = 0
+    resellers: int = 0
     jobs: list[str] = field(default_factory=list)
 
     @property
@@ -79,6 +82,7 @@ class LoadSummary:
                 self.lines,
                 self.vouchers,
                 self.kb_articles,
+                self.resellers,
             )
         )
 
@@ -177,6 +181,44 @@ def ensure_reseller(profile: dict[str, Any], summary: LoadSummary) -> User:
         record_audit("reseller.created", actor=None, target=user, name=profile["name"])
         summary.users += 1
     return user
+
+
+DEMO_FLOAT_CENTS = 100_000
+DEMO_WHOLESALE_PERCENT = 85  # of the retail price
+
+
+def ensure_partner(
+    profile: dict[str, Any], user: User, previous: dict[str, Any] | None, summary: LoadSummary
+) -> str:
+    """The reseller of the demo user, with wholesale prices, a funded float and an API key;
+    returns the key: the one demo-credentials.json held while it still works, else a new one."""
+    reseller = Reseller.objects.filter(slug=profile["slug"]).first()
+    if reseller is None:
+        reseller = partner_services.create_reseller(
+            name=profile["name"], slug=profile["slug"], acting_user=None, user=user
+        )
+        for plan in Plan.objects.filter(is_active=True):
+            WholesalePrice.objects.get_or_create(
+                reseller=reseller,
+                plan=plan,
+                defaults={"price_cents": plan.price_cents * DEMO_WHOLESALE_PERCENT // 100},
+            )
+        partner_services.top_up_float(
+            reseller,
+            amount_cents=DEMO_FLOAT_CENTS,
+            source="clearing:bank",
+            reference="demo opening float",
+            idempotency_key="demo-opening-float",
+            acting_user=None,
+        )
+        summary.resellers += 1
+    key = credentials.previous_secret(previous, "reseller", "api_key")
+    if key is not None:
+        row = partner_services.key_for_token(key)
+        if row is not None and row.reseller_id == reseller.pk:
+            return key
+    _row, key = partner_services.issue_api_key(reseller, label="demo", acting_user=None)
+    return key
 
 
 # --- stock -------------------------------------------------------------------------------
@@ -446,7 +488,8 @@ def load_demo(*, data_dir: Path, base_url: str) -> tuple[credentials.DemoCredent
     if not clerk_store.clerks.filter(pk=staff["clerk"].pk).exists():
         clerk_store.clerks.add(staff["clerk"])
     reseller = people["reseller"]
-    ensure_reseller(reseller, summary)
+    reseller_user = ensure_reseller(reseller, summary)
+    reseller_key = ensure_partner(reseller, reseller_user, previous, summary)
 
     load_stock(staff["admin"], summary)
 
@@ -489,8 +532,7 @@ def load_demo(*, data_dir: Path, base_url: str) -> tuple[credentials.DemoCredent
             "password": subscriber_password,
             "msisdns": msisdns,
         },
-        # The reseller API comes with its own issue (docs/decisions.md).
-        "reseller": {"name": reseller["name"], "api_key": None},
+        "reseller": {"name": reseller["name"], "api_key": reseller_key},
         "vouchers": demo_vouchers,
     }
     if previous != result:

@@ -168,6 +168,7 @@ def _items(
     periods: int,
     amount_cents: int | None,
     language: str,
+    unit_price_cents: int | None = None,
 ) -> list[pricing.PricedItem]:
     if kind in {OrderKind.RENEWAL, OrderKind.NEW_LINE}:
         assert plan is not None  # noqa: S101  (checked by _check_request)
@@ -177,7 +178,7 @@ def _items(
                 code=plan.code,
                 description=plan.translated("name", language)[:200],
                 quantity=periods,
-                unit_price_cents=plan.price_cents,
+                unit_price_cents=plan.price_cents if unit_price_cents is None else unit_price_cents,
             )
         ]
         if (
@@ -204,7 +205,9 @@ def _items(
                 code=addon.code,
                 description=addon.translated("name", language)[:200],
                 quantity=1,
-                unit_price_cents=addon.price_cents,
+                unit_price_cents=addon.price_cents
+                if unit_price_cents is None
+                else unit_price_cents,
             )
         ]
     assert amount_cents is not None  # noqa: S101
@@ -357,6 +360,7 @@ def _quote(
     store: Store | None,
     now: dt.datetime,
     lock: bool,
+    unit_price_cents: int | None = None,
 ) -> tuple[pricing.Quote, Coupon | None, Promotion | None]:
     if kind == OrderKind.RENEWAL and plan is None and line is not None:
         plan = line.plan
@@ -379,6 +383,7 @@ def _quote(
         periods=periods,
         amount_cents=amount_cents,
         language=_language_of(subscriber),
+        unit_price_cents=unit_price_cents,
     )
     subtotal = sum(item.amount_cents for item in items)
     plan_code = plan.code if plan is not None else ""
@@ -477,9 +482,13 @@ def place_order(
     coupon_code: str = "",
     store: Store | None = None,
     reseller_ref: str = "",
+    unit_price_cents: int | None = None,
     now: dt.datetime | None = None,
 ) -> Order:
     """Place an order; wallet, cash and reseller-float orders come back fulfilled.
+
+    unit_price_cents replaces the plan's or add-on's catalog price (a reseller's
+    wholesale price); it is not part of the request's fingerprint.
 
     Card and PayPal orders come back pending with their total: the payment adapter
     collects and calls settle_order. The same idempotency_key again returns the
@@ -538,6 +547,7 @@ def place_order(
         store=store,
         now=now,
         lock=True,
+        unit_price_cents=unit_price_cents,
     )
     try:
         # A savepoint: a concurrent call with the same key that committed first makes
@@ -775,6 +785,7 @@ def _fulfil(
     order.state = OrderState.FULFILLED
     order.fulfilled_at = now
     order.save(update_fields=["state", "fulfilled_at", "line"])
+    _partner_event(order, "order.fulfilled")
     receipt = receipts.issue_receipt(order)
     record_audit(
         "order.fulfilled",
@@ -842,6 +853,14 @@ def settle_order(
     return order
 
 
+def _partner_event(order: Order, event: str) -> None:
+    """A reseller's order writes its webhook to the outbox in this transaction."""
+    if order.reseller_ref:
+        from simcare.partners.services import queue_order_event
+
+        queue_order_event(order, event)
+
+
 def _release_coupon(order: Order) -> None:
     use = CouponUse.objects.filter(order=order).first()
     if use is not None:
@@ -867,6 +886,8 @@ def _close_pending(
     )
     _release_coupon(order)
     record_audit(f"order.{state}", actor=acting_user, target=order, code=code)
+    if state == OrderState.FAILED:
+        _partner_event(order, "order.failed")
     if state == OrderState.FAILED and order.subscriber is not None:
         notify.enqueue(
             "order.failed",
@@ -980,6 +1001,7 @@ def refund_order(
         to_wallet=to_wallet,
         reason=reason[:200],
     )
+    _partner_event(order, "order.refunded")
     if order.subscriber is not None:
         notify.enqueue(
             "order.refunded",
