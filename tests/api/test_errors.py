@@ -3,6 +3,7 @@ HTML page or a bare 500; the OpenAPI document and the docs page are served offli
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -170,6 +171,19 @@ def test_the_openapi_document_is_served_and_documents_problems(db: object) -> No
         "type": "http",
         "scheme": "bearer",
     }
+
+
+def test_the_openapi_document_has_no_key_twice(db: object) -> None:
+    # json.loads keeps the last of two equal keys; Swagger UI's YAML parser refuses the
+    # document ("duplicated mapping key"), e.g. a status code given as 200 and as "200".
+    def refuse_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        keys = [key for key, _value in pairs]
+        assert len(keys) == len(set(keys)), sorted(key for key in keys if keys.count(key) > 1)
+        return dict(pairs)
+
+    response = Client().get("/api/v1/openapi.json")
+
+    json.loads(response.content, object_pairs_hook=refuse_duplicates)
 
 
 def test_the_docs_page_works_offline_within_the_content_security_policy(db: object) -> None:

@@ -248,7 +248,7 @@ def get_order(request: HttpRequest, order_id: int) -> dict[str, Any]:
     url_name="reseller_get_esim_qr",
     openapi_extra={
         "responses": {
-            "200": {
+            200: {
                 "description": "PNG image",
                 "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
             }
@@ -334,7 +334,7 @@ def get_float(request: HttpRequest) -> dict[str, Any]:
             }
         ],
         "responses": {
-            "200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}
+            200: {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}
         },
     },
 )
