@@ -42,3 +42,60 @@ class StaffOTPAuthenticationForm(OTPAdminAuthenticationForm):
         if device is None:
             device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("id").first()
         return device
+
+
+class RegisterForm(forms.Form):
+    """A new subscriber: an email address or a mobile number (or both), a password, a language."""
+
+    email = forms.EmailField(
+        label=_("Email address"),
+        required=False,
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    phone = forms.CharField(
+        label=_("Mobile number"),
+        required=False,
+        max_length=32,
+        help_text=_("A Canadian or US number, e.g. 416 555 0142."),
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "inputmode": "tel"}),
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    language = forms.ChoiceField(label=_("Language"), choices=())
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from simcare.accounts.models import Language
+
+        self.fields["language"].choices = Language.choices
+
+    def clean_phone(self) -> str:
+        from simcare.kit.phone import InvalidPhoneNumber, normalize_msisdn
+
+        raw = self.cleaned_data.get("phone", "").strip()
+        if not raw:
+            return ""
+        try:
+            return normalize_msisdn(raw)
+        except InvalidPhoneNumber:
+            raise forms.ValidationError(
+                _("Enter a valid mobile number, e.g. 416 555 0142.")
+            ) from None
+
+    def clean(self) -> dict[str, Any]:
+        from django.contrib.auth.password_validation import validate_password
+
+        cleaned = super().clean() or {}
+        if not cleaned.get("email") and not cleaned.get("phone") and not self.errors:
+            raise forms.ValidationError(_("Enter an email address or a mobile number."))
+        password = cleaned.get("password")
+        if password:
+            try:
+                validate_password(password)
+            except forms.ValidationError as error:
+                self.add_error("password", error)
+        return cleaned
