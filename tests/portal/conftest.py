@@ -21,8 +21,9 @@ from simcare.orders.services import vouchers
 from tests.conftest import signed_in_client
 from tests.lines.conftest import make_line
 from tests.lines.stock_support import iccid
+from tests.orders.conftest import stripe_standin
 
-__all__ = ["make_line"]
+__all__ = ["make_line", "stripe_standin"]
 
 _stock = itertools.count(1)
 
