@@ -42,7 +42,9 @@ def _safe_next(request: HttpRequest) -> str:
 def register(request: HttpRequest) -> HttpResponse:
     """Open a subscriber account with an email address or a mobile number, then sign in."""
     if request.user.is_authenticated:
-        return redirect(_safe_next(request))
+        if Subscriber.objects.filter(user_id=request.user.pk).exists():
+            return redirect(_safe_next(request))
+        return redirect("portal:home")
     language = translation.get_language() or "en"
     form = RegisterForm(request.POST or None, initial={"language": language})
     if request.method == "POST" and form.is_valid():

@@ -106,8 +106,8 @@ def auto_renew(request: HttpRequest, subscriber: Subscriber, msisdn: str) -> Htt
     return redirect("portal:dashboard")
 
 
-@subscriber_view
 @require_POST
+@subscriber_view
 def save_card(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
     """Send the subscriber to Stripe to save a card for auto-renew (303 away)."""
     back = request.POST.get("next", "")

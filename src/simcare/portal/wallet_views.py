@@ -99,8 +99,8 @@ def wallet(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
     return redirect("portal:wallet")
 
 
-@subscriber_view
 @require_POST
+@subscriber_view
 def wallet_topup(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
     """Top the wallet up by card or PayPal: a pending order, then the provider's page."""
     try:
