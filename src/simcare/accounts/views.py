@@ -22,12 +22,6 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
 
-    def get_default_redirect_url(self) -> str:
-        """Subscribers land on their dashboard; anyone else on the home page."""
-        if Subscriber.objects.filter(user_id=self.request.user.pk).exists():
-            return resolve_url("portal:dashboard")
-        return super().get_default_redirect_url()
-
 
 def _safe_next(request: HttpRequest) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
