@@ -51,7 +51,8 @@ def test_buying_an_esim_from_the_wallet_opens_its_qr_page(
     assert esim["Cache-Control"].startswith("max-age=0")
     content = esim.content.decode()
     assert 'src="data:image/png;base64,' in content
-    assert "iPhone" in content and "Android" in content
+    assert "iPhone" in content
+    assert "Android" in content
     assert line.sim.matching_id in content
 
 

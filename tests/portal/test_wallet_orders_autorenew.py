@@ -124,12 +124,21 @@ def test_auto_renew_is_turned_on_with_a_card_and_a_data_top_up(
     lin_client: Client, lin: Subscriber, lin_line: Line
 ) -> None:
     card = SavedPaymentMethod.objects.create(
-        subscriber=lin, customer_reference="cus_1", method_reference="pm_1", brand="visa",
+        subscriber=lin,
+        customer_reference="cus_1",
+        method_reference="pm_1",
+        brand="visa",
         last4="4242",
     )
     addon = AddOn.objects.create(
-        code="data5", name_en="5 GB extra", name_fr="5 Go de plus", name_zh_hans="额外5GB",
-        kind=UsageKind.DATA, quantity=5120, price_cents=1500, validity_days=30,
+        code="data5",
+        name_en="5 GB extra",
+        name_fr="5 Go de plus",
+        name_zh_hans="额外5GB",
+        kind=UsageKind.DATA,
+        quantity=5120,
+        price_cents=1500,
+        validity_days=30,
     )
 
     page = lin_client.get(f"/en/portal/lines/{lin_line.msisdn}/auto-renew/").content.decode()
@@ -152,8 +161,14 @@ def test_a_threshold_out_of_range_is_refused_and_nothing_changes(
     lin_client: Client, lin_line: Line
 ) -> None:
     addon = AddOn.objects.create(
-        code="data1", name_en="1 GB", name_fr="1 Go", name_zh_hans="1GB",
-        kind=UsageKind.DATA, quantity=1024, price_cents=500, validity_days=30,
+        code="data1",
+        name_en="1 GB",
+        name_fr="1 Go",
+        name_zh_hans="1GB",
+        kind=UsageKind.DATA,
+        quantity=1024,
+        price_cents=500,
+        validity_days=30,
     )
 
     response = lin_client.post(

@@ -4,9 +4,13 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.password_validation import validate_password
 from django.utils.translation import gettext_lazy as _
 from django_otp.admin import OTPAdminAuthenticationForm
 from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from simcare.accounts.models import Language
+from simcare.kit.phone import InvalidPhoneNumber, normalize_msisdn
 
 
 class LoginForm(AuthenticationForm):
@@ -65,17 +69,9 @@ class RegisterForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
-    language = forms.ChoiceField(label=_("Language"), choices=())
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        from simcare.accounts.models import Language
-
-        self.fields["language"].choices = Language.choices
+    language = forms.ChoiceField(label=_("Language"), choices=Language.choices)
 
     def clean_phone(self) -> str:
-        from simcare.kit.phone import InvalidPhoneNumber, normalize_msisdn
-
         raw = self.cleaned_data.get("phone", "").strip()
         if not raw:
             return ""
@@ -87,8 +83,6 @@ class RegisterForm(forms.Form):
             ) from None
 
     def clean(self) -> dict[str, Any]:
-        from django.contrib.auth.password_validation import validate_password
-
         cleaned = super().clean() or {}
         if not cleaned.get("email") and not cleaned.get("phone") and not self.errors:
             raise forms.ValidationError(_("Enter an email address or a mobile number."))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Callable
-from typing import Concatenate, ParamSpec
+from typing import Concatenate, ParamSpec, cast
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -37,7 +37,6 @@ def signed_in_user(request: HttpRequest) -> User:
 def subscriber_view(view: SubscriberView[P]) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
     """Sign-in required, subscribers only; the page renders in the business time zone."""
 
-    @login_required
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
         user = signed_in_user(request)
@@ -50,7 +49,7 @@ def subscriber_view(view: SubscriberView[P]) -> Callable[Concatenate[HttpRequest
         with timezone.override(settings.BUSINESS_TIME_ZONE):
             return view(request, subscriber, *args, **kwargs)
 
-    return wrapper
+    return cast(Callable[Concatenate[HttpRequest, P], HttpResponse], login_required(wrapper))
 
 
 def own_line(request: HttpRequest, msisdn: str) -> Line:
@@ -84,5 +83,3 @@ def _is_token(value: str) -> bool:
 
 def idempotency_key(request: HttpRequest, token: str) -> str:
     return f"user:{signed_in_user(request).pk}:{token}"
-
-

@@ -118,7 +118,11 @@ def next_step(line: Line, deadlines: lifecycle.Deadlines) -> str:
         return _(
             "Renew before %(end)s to keep your service. If you don't, your line enters a grace "
             "period until %(grace)s, and your number is kept until %(kept)s."
-        ) % {"end": _when(deadlines.period_end), "grace": _when(deadlines.grace_ends_at), "kept": kept}
+        ) % {
+            "end": _when(deadlines.period_end),
+            "grace": _when(deadlines.grace_ends_at),
+            "kept": kept,
+        }
     if line.state == LineState.GRACE:
         return _(
             "Your plan ended. Renew before %(grace)s to avoid suspension; your number is kept "
@@ -164,7 +168,9 @@ class PriceView:
 def price_view(quote: pricing.Quote) -> PriceView:
     items = [
         PriceLine(
-            item.description if item.quantity == 1 else f"{item.description} × {item.quantity}",
+            item.description
+            if item.quantity == 1
+            else f"{item.description} \u00d7 {item.quantity}",
             format_cents(item.amount_cents),
         )
         for item in quote.items

@@ -140,9 +140,7 @@ def renew_quote(request: HttpRequest, subscriber: Subscriber, msisdn: str) -> Ht
     line = own_line(request, msisdn)
     plan = _chosen_plan(request, line)
     price, refusal = renewal_quote(subscriber, line, plan, _coupon(request))
-    return render(
-        request, "portal/_quote.html", {"price": price, "refusal": refusal, "plan": plan}
-    )
+    return render(request, "portal/_quote.html", {"price": price, "refusal": refusal, "plan": plan})
 
 
 @subscriber_view
