@@ -66,7 +66,7 @@ def test_an_expired_coupon_is_explained_and_nothing_is_charged(
         {"plan": "talk30", "coupon": "OLD10", "method": "wallet", "token": uuid.uuid4().hex},
     )
 
-    assert response.status_code == 422
+    assert response.status_code == 200
     assert "expired" in response.content.decode()
     assert balance(lin) == 10_000
     assert not Order.objects.exists()
@@ -122,7 +122,7 @@ def test_a_short_wallet_is_explained_and_nothing_changes(
         renew_url(lin_line), {"plan": "talk30", "method": "wallet", "token": uuid.uuid4().hex}
     )
 
-    assert response.status_code == 422
+    assert response.status_code == 200
     assert 'role="alert"' in response.content.decode()
     assert balance(lin) == 100
     assert not Order.objects.exists()
@@ -154,7 +154,7 @@ def test_a_wrong_voucher_pin_shows_the_error_in_french_and_changes_nothing(
         {"plan": "talk30", "method": "voucher", "pin": "1111 2222 3333", "token": uuid.uuid4().hex},
     )
 
-    assert response.status_code == 422
+    assert response.status_code == 200
     assert "NIP" in response.content.decode() or "code" in response.content.decode()
     assert balance(lin) == 0
     assert not Order.objects.exists()
@@ -172,5 +172,5 @@ def test_card_is_not_offered_without_stripe_keys(
     )
 
     assert 'value="card"' not in page
-    assert refused.status_code == 422
+    assert refused.status_code == 200
     assert not Order.objects.exists()

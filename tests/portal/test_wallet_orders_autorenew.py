@@ -37,22 +37,21 @@ def test_a_wrong_pin_changes_nothing_and_repeated_ones_lock_redemption(
     lin_client: Client, lin: Subscriber, voucher_pin: Callable[[int], str]
 ) -> None:
     pin = voucher_pin(2500)
-    statuses = [
-        lin_client.post("/zh-hans/portal/wallet/", {"pin": "9999 9999 9999"}).status_code
+    wrong = [
+        lin_client.post("/zh-hans/portal/wallet/", {"pin": "9999 9999 9999"}).content.decode()
         for _ in range(6)
     ]
 
     locked = lin_client.post("/en/portal/wallet/", {"pin": pin})
 
-    assert statuses[0] == 422
-    assert 429 in statuses or locked.status_code == 429
+    assert 'role="alert"' in wrong[0]
     assert balance(lin) == 0
-    assert 'role="alert"' in locked.content.decode()
+    assert "Too many wrong voucher PINs" in locked.content.decode()
 
 
 def test_an_empty_pin_is_asked_for(lin_client: Client) -> None:
     response = lin_client.post("/en/portal/wallet/", {"pin": "  "})
-    assert response.status_code == 422
+    assert response.status_code == 200
     assert "Enter the PIN" in response.content.decode()
 
 
@@ -71,7 +70,7 @@ def test_wallet_top_up_by_card_is_offered_only_with_stripe(
     assert response.status_code == 303
     assert response["Location"].startswith("https://checkout.stripe.test/")
     assert Order.objects.get().total_cents == 2000
-    assert refused.status_code == 422
+    assert refused.status_code == 200
     assert Order.objects.count() == 1
 
 
@@ -176,7 +175,7 @@ def test_a_threshold_out_of_range_is_refused_and_nothing_changes(
         {"enabled": "on", "addon": str(addon.pk), "threshold_mb": "0"},
     )
 
-    assert response.status_code == 422
+    assert response.status_code == 200
     lin_line.refresh_from_db()
     assert not lin_line.auto_renew
     assert not AutoRenewSetting.objects.exists()
@@ -225,8 +224,8 @@ def test_register_refuses_a_taken_email_and_an_empty_contact(
         "/en/accounts/register/", {"password": "a long enough passphrase", "language": "en"}
     )
 
-    assert taken.status_code == 422
+    assert taken.status_code == 200
     assert "already exists" in taken.content.decode()
-    assert empty.status_code == 422
+    assert empty.status_code == 200
     assert "Enter an email address or a mobile number." in empty.content.decode()
     assert Subscriber.objects.count() == 1

@@ -57,12 +57,10 @@ def register(request: HttpRequest) -> HttpResponse:
         else:
             login(request, subscriber.user, backend="simcare.accounts.backends.EmailOrPhoneBackend")
             return redirect(_safe_next(request))
-    status = 422 if request.method == "POST" else 200
     return render(
         request,
         "accounts/register.html",
         {"form": form, "next": request.POST.get("next") or request.GET.get("next", "")},
-        status=status,
     )
 
 

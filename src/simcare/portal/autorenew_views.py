@@ -39,7 +39,6 @@ def _page(
     line: Line,
     *,
     error: str | None = None,
-    status: int = 200,
 ) -> HttpResponse:
     setting = AutoRenewSetting.objects.filter(line=line).first()
     threshold_mb = (
@@ -57,7 +56,7 @@ def _page(
         "error": error,
         "nav": "dashboard",
     }
-    return render(request, "portal/auto_renew.html", context, status=status)
+    return render(request, "portal/auto_renew.html", context)
 
 
 def _pick(items: list[Any], raw: str) -> Any | None:
@@ -78,7 +77,7 @@ def auto_renew(request: HttpRequest, subscriber: Subscriber, msisdn: str) -> Htt
     addon_raw = request.POST.get("addon", "")
     addon = _pick(_data_addons(), addon_raw)
     if (card_raw and card is None) or (addon_raw and addon is None):
-        return _page(request, subscriber, line, error=_("Choose from the list."), status=422)
+        return _page(request, subscriber, line, error=_("Choose from the list."))
     threshold_kb = None
     if addon is not None:
         try:
@@ -89,7 +88,6 @@ def auto_renew(request: HttpRequest, subscriber: Subscriber, msisdn: str) -> Htt
                 subscriber,
                 line,
                 error=_("Enter the threshold as a whole number of MB."),
-                status=422,
             )
     try:
         autorenew.set_auto_renew(
@@ -101,7 +99,7 @@ def auto_renew(request: HttpRequest, subscriber: Subscriber, msisdn: str) -> Htt
             acting_user=signed_in_user(request),
         )
     except errors.AutoRenewChoiceInvalid as refusal:
-        return _page(request, subscriber, line, error=refusal.message, status=422)
+        return _page(request, subscriber, line, error=refusal.message)
     messages.success(request, _("Your auto-renew settings are saved."))
     return redirect("portal:dashboard")
 

@@ -36,7 +36,6 @@ def _page(
     *,
     token: str,
     error: str | None = None,
-    status: int = 200,
 ) -> HttpResponse:
     price = refusal = None
     try:
@@ -63,7 +62,7 @@ def _page(
         "error": error,
         "nav": "dashboard",
     }
-    return render(request, "portal/buy.html", context, status=status)
+    return render(request, "portal/buy.html", context)
 
 
 @subscriber_view
@@ -96,7 +95,7 @@ def buy_esim(request: HttpRequest, subscriber: Subscriber, plan_code: str) -> Ht
         place=place,
     )
     if isinstance(outcome, str):
-        return _page(request, subscriber, plan, token=token, error=outcome, status=422)
+        return _page(request, subscriber, plan, token=token, error=outcome)
     if outcome.redirect_url:
         return checkout.see_other(outcome.redirect_url)
     order = outcome.order

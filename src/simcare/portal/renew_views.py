@@ -71,7 +71,6 @@ def _page(
     *,
     token: str,
     error: str | None = None,
-    status: int = 200,
 ) -> HttpResponse:
     plan = _chosen_plan(request, line)
     coupon = _coupon(request)
@@ -93,7 +92,7 @@ def _page(
         "quote_url": reverse("portal:renew_quote", kwargs={"msisdn": line.msisdn}),
         "nav": "dashboard",
     }
-    return render(request, "portal/renew.html", context, status=status)
+    return render(request, "portal/renew.html", context)
 
 
 @subscriber_view
@@ -127,7 +126,7 @@ def renew(request: HttpRequest, subscriber: Subscriber, msisdn: str) -> HttpResp
         place=place,
     )
     if isinstance(outcome, str):
-        return _page(request, subscriber, line, token=token, error=outcome, status=422)
+        return _page(request, subscriber, line, token=token, error=outcome)
     if outcome.redirect_url:
         return checkout.see_other(outcome.redirect_url)
     return redirect("portal:order_done", order_id=outcome.order.pk)

@@ -53,7 +53,6 @@ def _page(
     *,
     error: str | None = None,
     topup_error: str | None = None,
-    status: int = 200,
 ) -> HttpResponse:
     return render(
         request,
@@ -68,7 +67,6 @@ def _page(
             "token": form_token(request),
             "nav": "wallet",
         },
-        status=status,
     )
 
 
@@ -80,17 +78,15 @@ def wallet(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
         return _page(request, subscriber)
     pin = request.POST.get("pin", "")
     if not pin.strip():
-        return _page(
-            request, subscriber, error=_("Enter the PIN printed on your voucher."), status=422
-        )
+        return _page(request, subscriber, error=_("Enter the PIN printed on your voucher."))
     try:
         voucher = vouchers.redeem_voucher(
             subscriber, pin, ip_address=client_ip(request), acting_user=signed_in_user(request)
         )
     except errors.VoucherLocked as refusal:
-        return _page(request, subscriber, error=refusal.message, status=429)
+        return _page(request, subscriber, error=refusal.message)
     except errors.VoucherInvalid as refusal:
-        return _page(request, subscriber, error=refusal.message, status=422)
+        return _page(request, subscriber, error=refusal.message)
     messages.success(
         request,
         _("Your voucher added %(amount)s to your wallet.")
@@ -108,7 +104,7 @@ def wallet_topup(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
     except ValueError:
         amount = 0
     if amount not in TOPUP_AMOUNTS_CENTS:
-        return _page(request, subscriber, topup_error=_("Choose an amount."), status=422)
+        return _page(request, subscriber, topup_error=_("Choose an amount."))
     user = signed_in_user(request)
 
     def place(method: str, key: str) -> Order:
@@ -128,13 +124,12 @@ def wallet_topup(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
             request,
             subscriber,
             topup_error=errors.PaymentMethodUnavailable().message,
-            status=422,
         )
     outcome = checkout.pay(
         request, subscriber, choice=method, token=form_token(request), pin="", place=place
     )
     if isinstance(outcome, str):
-        return _page(request, subscriber, topup_error=outcome, status=422)
+        return _page(request, subscriber, topup_error=outcome)
     if outcome.redirect_url:
         return checkout.see_other(outcome.redirect_url)
     return redirect("portal:order_done", order_id=outcome.order.pk)
