@@ -19,7 +19,10 @@ from simcare.catalog.models import Plan
 from simcare.lines.models import Line, Number, SimCard, SimKind
 from simcare.orders.models import Coupon, DiscountKind, Order
 from simcare.orders.services import vouchers
+from tests.lines.conftest import make_line
 from tests.lines.stock_support import iccid
+
+__all__ = ["make_line"]
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PASSWORD = "a long enough passphrase"
@@ -117,13 +120,13 @@ def test_a_subscriber_buys_an_esim_renews_it_and_reads_the_dashboard_in_chinese(
     # renew with a coupon: the quote updates as the code is typed
     page.get_by_role("link", name="My lines", exact=True).click()
     expect(page.get_by_text("Days left")).to_be_visible()
-    screenshot(page, "dashboard-en")
+    screenshot(page, "dashboard-desktop-en")
     page.get_by_role("link", name="Renew", exact=True).click()
     expect(page.get_by_role("radio", name="Canada 30 days")).to_be_checked()
     page.fill("#id_coupon", "SAVE5")
     expect(page.locator("#quote")).to_contain_text("Discount (SAVE5)")
     expect(page.locator("#quote [data-total]")).to_have_text("$33.90")
-    screenshot(page, "renew-en")
+    screenshot(page, "renew-desktop-en")
     assert_accessible(page)
     page.get_by_role("button", name="Pay and renew").click()
     expect(page.get_by_role("heading", name="Your line is renewed")).to_be_visible()
@@ -147,7 +150,7 @@ def test_a_subscriber_buys_an_esim_renews_it_and_reads_the_dashboard_in_chinese(
     expect(page.get_by_role("heading", name="我的号码")).to_be_visible()
     expect(page.get_by_text("剩余天数")).to_be_visible()
     expect(page.get_by_text("钱包余额")).to_be_visible()
-    screenshot(page, "dashboard-zh-hans")
+    screenshot(page, "dashboard-desktop-zh-hans")
     assert_accessible(page)
 
     # another subscriber cannot reach the line

@@ -12,6 +12,7 @@ from simcare.accounts.models import Subscriber
 from simcare.catalog.models import Plan
 from simcare.lines.models import Line
 from simcare.orders.models import Coupon, Order, OrderState, VoucherFailure
+from tests.orders.stripe_standin import StripeStandIn
 from tests.portal.conftest import balance
 
 pytestmark = pytest.mark.django_db
@@ -174,3 +175,58 @@ def test_card_is_not_offered_without_stripe_keys(
     assert 'value="card"' not in page
     assert refused.status_code == 200
     assert not Order.objects.exists()
+
+
+def test_a_double_submit_with_a_voucher_redeems_it_once(
+    lin_client: Client, lin: Subscriber, lin_line: Line, voucher_pin: Callable[[int], str]
+) -> None:
+    pin = voucher_pin(5000)
+    form = {"plan": "talk30", "method": "voucher", "pin": pin, "token": uuid.uuid4().hex}
+
+    first = lin_client.post(renew_url(lin_line), form)
+    second = lin_client.post(renew_url(lin_line), form)
+
+    order = Order.objects.get()
+    assert first["Location"] == second["Location"] == f"/en/portal/orders/{order.pk}/"
+    assert balance(lin) == 5000 - order.total_cents
+    assert not VoucherFailure.objects.exists()
+
+
+def test_renewing_by_card_goes_to_stripe_checkout_and_the_order_waits(
+    lin_client: Client, lin_line: Line, stripe_standin: StripeStandIn
+) -> None:
+    end = lin_line.period_end
+
+    page = lin_client.get(renew_url(lin_line)).content.decode()
+    response = lin_client.post(
+        renew_url(lin_line), {"plan": "talk30", "method": "card", "token": uuid.uuid4().hex}
+    )
+
+    assert 'value="card"' in page
+    assert response.status_code == 303
+    assert response["Location"].startswith("https://checkout.stripe.test/")
+    order = Order.objects.get()
+    assert order.state == OrderState.PENDING
+    done = lin_client.get(f"/en/portal/orders/{order.pk}/").content.decode()
+    assert "Waiting for your payment" in done
+    lin_line.refresh_from_db()
+    assert lin_line.period_end == end
+
+
+def test_an_upgrade_is_priced_and_renews_on_the_new_plan(
+    lin_client: Client,
+    lin: Subscriber,
+    lin_line: Line,
+    make_plan: Callable[..., Plan],
+    fund: Callable[[Subscriber, int], None],
+) -> None:
+    big = make_plan(code="big", name_en="Big 30", price_cents=6000)
+    fund(lin, 10_000)
+
+    quote = lin_client.get(renew_url(lin_line, "quote/"), {"plan": "big"}).content.decode()
+    lin_client.post(
+        renew_url(lin_line), {"plan": "big", "method": "wallet", "token": uuid.uuid4().hex}
+    )
+
+    assert "$67.80" in quote  # 60.00 plus 13 % HST
+    assert Order.objects.get().plan == big
