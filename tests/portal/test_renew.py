@@ -230,3 +230,10 @@ def test_an_upgrade_is_priced_and_renews_on_the_new_plan(
 
     assert "$67.80" in quote  # 60.00 plus 13 % HST
     assert Order.objects.get().plan == big
+
+
+def test_the_price_names_the_plan_in_the_pages_language(lin_client: Client, lin_line: Line) -> None:
+    quote = lin_client.get(f"/zh-hans/portal/lines/{lin_line.msisdn}/renew/quote/")
+    page = quote.content.decode()
+    assert "加拿大30天" in page
+    assert "统一销售税" in page

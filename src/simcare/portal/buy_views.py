@@ -46,7 +46,8 @@ def _page(
                 subscriber=subscriber,
                 plan=plan,
                 sim_kind=SimKind.ESIM,
-            )
+            ),
+            names={plan.code: plan.name},
         )
     except DomainError as problem:
         refusal = problem.message

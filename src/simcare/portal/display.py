@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.utils import formats, timezone
@@ -146,6 +147,9 @@ def summarize(line: Line, *, now: dt.datetime) -> LineSummary:
     return LineSummary(line, days_left, limits, allowances(buckets), next_step(line, limits))
 
 
+NAMED_ITEMS = frozenset({"plan", "addon"})
+
+
 @dataclass(frozen=True)
 class PriceLine:
     label: str
@@ -165,16 +169,17 @@ class PriceView:
     coupon_code: str
 
 
-def price_view(quote: pricing.Quote) -> PriceView:
-    items = [
-        PriceLine(
-            item.description
-            if item.quantity == 1
-            else f"{item.description} \u00d7 {item.quantity}",
-            format_cents(item.amount_cents),
-        )
-        for item in quote.items
-    ]
+def price_view(quote: pricing.Quote, *, names: Mapping[str, str] | None = None) -> PriceView:
+    """The quote laid out; `names` gives a plan's or add-on's name in the page's language
+    (the quote describes items in the subscriber's stored language, for the receipt)."""
+    names = names or {}
+    items = []
+    for item in quote.items:
+        label = names.get(item.code, "") if item.kind in NAMED_ITEMS else ""
+        label = label or item.description
+        if item.quantity != 1:
+            label = f"{label} \u00d7 {item.quantity}"
+        items.append(PriceLine(label, format_cents(item.amount_cents)))
     taxes = []
     language = get_language() or "en"
     for tax in quote.taxes:

@@ -61,7 +61,7 @@ def renewal_quote(
         )
     except DomainError as error:
         return None, error.message
-    return price_view(quote), None
+    return price_view(quote, names={plan.code: plan.name}), None
 
 
 def _page(
