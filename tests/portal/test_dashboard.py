@@ -3,7 +3,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from simcare.accounts.models import Role, Subscriber
 from simcare.catalog.models import Plan
@@ -64,3 +66,18 @@ def test_another_subscribers_line_is_not_found(
     for path in ("renew/", "renew/quote/", "auto-renew/", "esim/"):
         assert other.get(f"/en/portal/lines/{lin_line.msisdn}/{path}").status_code == 404
     assert other.get("/en/portal/lines/not-a-number/renew/").status_code == 404
+
+
+def test_the_dashboard_reads_a_fixed_number_of_queries_however_many_lines(
+    lin_client: Client, lin: Subscriber, plan: Plan, make_line: Callable[..., Line]
+) -> None:
+    make_line(lin, plan)
+    with CaptureQueriesContext(connection) as one:
+        lin_client.get("/en/portal/")
+    make_line(lin, plan)
+    make_line(lin, plan)
+    with CaptureQueriesContext(connection) as three:
+        response = lin_client.get("/en/portal/")
+
+    assert response.content.decode().count('class="line-card"') == 3
+    assert len(three) == len(one)
