@@ -21,8 +21,10 @@ from simcare.orders.models import Coupon, DiscountKind, Order
 from simcare.orders.services import vouchers
 from tests.lines.conftest import make_line
 from tests.lines.stock_support import iccid
+from tests.orders.conftest import stripe_standin
+from tests.orders.stripe_standin import StripeStandIn
 
-__all__ = ["make_line"]
+__all__ = ["make_line", "stripe_standin"]
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PASSWORD = "a long enough passphrase"
@@ -200,3 +202,26 @@ def test_the_portal_fits_a_360_pixel_phone(  # noqa: PLR0917 (fixtures)
         assert errors == []
     finally:
         context.close()
+
+
+def test_paying_by_card_reaches_stripe_checkout_under_the_csp(
+    live_server: Any, page: Page, stripe_standin: StripeStandIn, shop: dict[str, Any]
+) -> None:
+    # Stripe's page itself is not ours: the browser gets a stand-in for its address.
+    page.route(
+        "https://checkout.stripe.test/**",
+        lambda route: route.fulfill(
+            status=200,
+            content_type="text/html",
+            body="<!doctype html><title>Stripe Checkout</title><h1>Stripe Checkout</h1>",
+        ),
+    )
+    register(page, live_server.url, "card@example.com")
+    page.goto(f"{live_server.url}/en/portal/buy/talk30/")
+
+    page.get_by_label("Credit or debit card").check()
+    page.get_by_role("button", name="Pay and get my eSIM").click()
+
+    expect(page.get_by_role("heading", name="Stripe Checkout")).to_be_visible()
+    assert page.url.startswith("https://checkout.stripe.test/")
+    assert Order.objects.get(subscriber__user__email="card@example.com").state == "pending"

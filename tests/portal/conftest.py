@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.http import HttpResponse
 from django.test import Client
 from django.utils import timezone
 
@@ -108,3 +109,11 @@ def esim_stock(db: Any) -> Callable[[int], None]:
             )
 
     return add
+
+
+def assert_sent_to_stripe(response: HttpResponse) -> None:
+    """The page that moves the buyer on to Stripe Checkout (meta refresh and a link)."""
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'http-equiv="refresh" content="0;url=https://checkout.stripe.test/' in page
+    assert 'id="provider-link" href="https://checkout.stripe.test/' in page

@@ -13,7 +13,7 @@ from simcare.catalog.models import Plan
 from simcare.lines.models import Line
 from simcare.orders.models import Coupon, Order, OrderState, VoucherFailure
 from tests.orders.stripe_standin import StripeStandIn
-from tests.portal.conftest import balance
+from tests.portal.conftest import assert_sent_to_stripe, balance
 
 pytestmark = pytest.mark.django_db
 
@@ -203,8 +203,7 @@ def test_renewing_by_card_goes_to_stripe_checkout_and_the_order_waits(
     )
 
     assert 'value="card"' in page
-    assert response.status_code == 303
-    assert response["Location"].startswith("https://checkout.stripe.test/")
+    assert_sent_to_stripe(response)
     order = Order.objects.get()
     assert order.state == OrderState.PENDING
     done = lin_client.get(f"/en/portal/orders/{order.pk}/").content.decode()

@@ -20,7 +20,7 @@ from simcare.orders import errors
 from simcare.orders.models import AutoRenewSetting, SavedPaymentMethod
 from simcare.orders.services import autorenew, cards
 from simcare.portal.access import own_line, signed_in_user, subscriber_view
-from simcare.portal.checkout import see_other
+from simcare.portal.checkout import to_provider
 
 DEFAULT_THRESHOLD_MB = 512
 
@@ -120,4 +120,4 @@ def save_card(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
     except errors.OrderError as refusal:
         messages.error(request, refusal.message)
         return redirect(back)
-    return see_other(url)
+    return to_provider(request, url)

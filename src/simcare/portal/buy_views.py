@@ -98,7 +98,7 @@ def buy_esim(request: HttpRequest, subscriber: Subscriber, plan_code: str) -> Ht
     if isinstance(outcome, str):
         return _page(request, subscriber, plan, token=token, error=outcome)
     if outcome.redirect_url:
-        return checkout.see_other(outcome.redirect_url)
+        return checkout.to_provider(request, outcome.redirect_url)
     order = outcome.order
     if order.line is not None:
         return redirect("portal:esim", msisdn=order.line.msisdn)

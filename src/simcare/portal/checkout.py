@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
@@ -56,9 +57,17 @@ class Paid:
     redirect_url: str | None = None
 
 
-def see_other(url: str) -> HttpResponse:
-    response = HttpResponse(status=303)
-    response["Location"] = url
+def to_provider(request: HttpRequest, url: str) -> HttpResponse:
+    """Send the buyer on to the provider's page (Stripe Checkout, PayPal).
+
+    Not a redirect: the page's CSP has `form-action 'self'`, and browsers apply it to the
+    redirects that follow a form's POST, so a 303 to checkout.stripe.com is blocked. A page
+    that navigates by itself (meta refresh), with a link as a fallback, is not a form
+    submission.
+    """
+    response = render(request, "portal/to_provider.html", {"url": url})
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
     return response
 
 

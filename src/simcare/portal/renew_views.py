@@ -128,7 +128,7 @@ def renew(request: HttpRequest, subscriber: Subscriber, msisdn: str) -> HttpResp
     if isinstance(outcome, str):
         return _page(request, subscriber, line, token=token, error=outcome)
     if outcome.redirect_url:
-        return checkout.see_other(outcome.redirect_url)
+        return checkout.to_provider(request, outcome.redirect_url)
     return redirect("portal:order_done", order_id=outcome.order.pk)
 
 

@@ -131,5 +131,5 @@ def wallet_topup(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
     if isinstance(outcome, str):
         return _page(request, subscriber, topup_error=outcome)
     if outcome.redirect_url:
-        return checkout.see_other(outcome.redirect_url)
+        return checkout.to_provider(request, outcome.redirect_url)
     return redirect("portal:order_done", order_id=outcome.order.pk)
