@@ -56,7 +56,9 @@ def shop(plan: Plan) -> dict[str, Any]:
 
 
 def register(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/en/accounts/register/?next=/en/portal/")
+    page.goto(f"{base}/en/accounts/login/?next=/en/portal/")
+    page.get_by_role("link", name="Create an account").last.click()
+    assert_accessible(page)
     page.fill("#id_email", email)
     page.fill("#id_password", PASSWORD)
     page.select_option("#id_language", "en")
@@ -144,6 +146,15 @@ def test_a_subscriber_buys_an_esim_renews_it_and_reads_the_dashboard_in_chinese(
     page.get_by_role("link", name="Orders", exact=True).click()
     expect(page.locator("table")).to_contain_text("Renewal")
     assert_accessible(page)
+
+    # auto-renew on, from its settings page
+    page.get_by_role("link", name="My lines", exact=True).click()
+    page.get_by_role("link", name="Auto-renew settings").click()
+    assert_accessible(page)
+    page.get_by_label("Renew this line automatically").check()
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text("Your auto-renew settings are saved.")).to_be_visible()
+    expect(page.locator(".line-facts")).to_contain_text("On")
 
     # switch to Chinese: the dashboard is translated
     page.get_by_role("link", name="My lines", exact=True).click()
