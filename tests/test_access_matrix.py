@@ -361,6 +361,46 @@ def _care_attachment(world: World) -> list[Sample]:
 
 SAMPLES["chat:attachment"] = _care_attachment
 
+
+SAMPLES.update(
+    {
+        "portal:order_done": lambda world: [
+            Sample({"order_id": str(world.objects["orders.order"].pk)})
+        ],
+        "portal:renew": lambda world: [Sample({"msisdn": world.line.msisdn})],
+        "portal:renew_quote": lambda world: [
+            Sample({"msisdn": world.line.msisdn}),
+            Sample({"msisdn": world.line.msisdn}, query="plan=nope&coupon=NOPE"),
+        ],
+        "portal:auto_renew": lambda world: [Sample({"msisdn": world.line.msisdn})],
+        "portal:esim": lambda world: [Sample({"msisdn": _esim_line(world).msisdn})],
+        "portal:buy_esim": lambda world: [Sample({"plan_code": world.plan.code})],
+    }
+)
+
+
+def _esim_line(world: World) -> Line:
+    """The subscriber's eSIM line (made on first use), for the eSIM page."""
+    existing = Line.objects.filter(subscriber=world.subscriber, kind=SimKind.ESIM).first()
+    if existing is not None:
+        return existing
+    number = Number.objects.create(msisdn="+16475550188")
+    sim = SimCard.objects.create(
+        iccid=make_iccid("891230000099999988"),
+        kind=SimKind.ESIM,
+        smdp_address="smdp.example.com",
+        matching_id="MATRIX-ESIM-1",
+    )
+    return line_services.activate_line(
+        world.subscriber,
+        world.plan,
+        kind=SimKind.ESIM,
+        acting_user=None,
+        sim=sim,
+        msisdn=number.msisdn,
+    )
+
+
 # Queries for parameterless URLs that need one to do their job.
 QUERIES: dict[str, str] = {
     "admin:autocomplete": "app_label=accounts&model_name=subscriber&field_name=user&term=sub",
@@ -389,6 +429,12 @@ _CONSOLE: dict[str, str | frozenset[str]] = {
     "clerk": ALLOWED,
     "admin": ALLOWED,
     "staff_without_otp": LOGIN,
+}
+
+_PORTAL: dict[str, str | frozenset[str]] = {
+    **everyone(DENIED),
+    "anonymous": LOGIN,
+    "subscriber": ALLOWED,
 }
 
 # Expected outcome per role of every URL outside the admin.
@@ -502,6 +548,21 @@ EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
     "api:reseller_get_float": everyone(DENIED),
     "api:reseller_get_statement": everyone(DENIED),
     "api:reseller_list_deliveries": everyone(DENIED),
+    # Registration is public (a signed-in person is sent on to where they were going).
+    "accounts:register": everyone(ALLOWED),
+    # The subscriber portal: subscribers only (their own lines and orders); anyone else
+    # signed in gets the polite "use the console" page (403); POST-only forms are 405.
+    "portal:dashboard": _PORTAL,
+    "portal:wallet": _PORTAL,
+    "portal:wallet_topup": everyone(NOT_GET),
+    "portal:orders": _PORTAL,
+    "portal:order_done": _PORTAL,
+    "portal:renew": _PORTAL,
+    "portal:renew_quote": _PORTAL,
+    "portal:auto_renew": _PORTAL,
+    "portal:esim": _PORTAL,
+    "portal:buy_esim": _PORTAL,
+    "portal:save_card": everyone(NOT_GET),
 }
 
 # The agent console: agents and admins with TOTP; staff without it are sent to sign in.

@@ -1,9 +1,29 @@
-from django.urls import path
+from django.urls import URLPattern, URLResolver, path
 
-from simcare.portal import views
+from simcare.portal import (
+    autorenew_views,
+    buy_views,
+    esim_views,
+    orders_views,
+    renew_views,
+    views,
+    wallet_views,
+)
 
 app_name = "portal"
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.home, name="home"),
+    # The subscriber portal (signed-in subscribers only; see portal/access.py).
+    path("portal/", views.dashboard, name="dashboard"),
+    path("portal/wallet/", wallet_views.wallet, name="wallet"),
+    path("portal/wallet/top-up/", wallet_views.wallet_topup, name="wallet_topup"),
+    path("portal/orders/", orders_views.order_history, name="orders"),
+    path("portal/orders/<int:order_id>/", renew_views.order_done, name="order_done"),
+    path("portal/lines/<str:msisdn>/renew/", renew_views.renew, name="renew"),
+    path("portal/lines/<str:msisdn>/renew/quote/", renew_views.renew_quote, name="renew_quote"),
+    path("portal/lines/<str:msisdn>/auto-renew/", autorenew_views.auto_renew, name="auto_renew"),
+    path("portal/lines/<str:msisdn>/esim/", esim_views.esim_page, name="esim"),
+    path("portal/buy/<slug:plan_code>/", buy_views.buy_esim, name="buy_esim"),
+    path("portal/cards/save/", autorenew_views.save_card, name="save_card"),
 ]

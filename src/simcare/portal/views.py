@@ -1,15 +1,43 @@
-"""Public pages: the home page with the plan catalog, and the error pages."""
+"""Public pages (the home page with the plan catalog, the error pages) and the subscriber's
+dashboard: every line with its state, days left, allowances and what happens next."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
+from simcare.accounts.models import Subscriber
 from simcare.catalog.queries import plans_on_sale
+from simcare.ledger import queries as ledger_queries
+from simcare.lines import queries as line_queries
+from simcare.portal.access import signed_in_user, subscriber_view
+from simcare.portal.display import summarize
 
 
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/home.html", {"plans": plans_on_sale()})
+
+
+@subscriber_view
+def dashboard(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
+    now = timezone.now()
+    lines = list(
+        line_queries.live_lines_with_current_buckets(signed_in_user(request), now=now)
+        .filter(subscriber=subscriber)
+        .select_related("renew_setting__payment_method")
+    )
+    summaries = [summarize(line, now=now) for line in lines]
+    return render(
+        request,
+        "portal/dashboard.html",
+        {
+            "summaries": summaries,
+            "balance_cents": ledger_queries.wallet_balance_cents(subscriber),
+            "subscriber": subscriber,
+            "nav": "dashboard",
+        },
+    )
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
