@@ -20,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from simcare.accounts.models import User
+from simcare.kit.navigation import to_provider
 from simcare.orders import errors
 from simcare.orders.models import Order, OrderState, Payment, PaymentMethod
 from simcare.orders.queries import own_order_for
@@ -156,10 +157,4 @@ def pay(request: HttpRequest, order_id: int) -> HttpResponse:
     if not payment.redirect_url:
         messages.error(request, errors.PaymentProviderError().message)
         return redirect("orders:payment_return", order_id=order.pk)
-    return _see_other(payment.redirect_url)
-
-
-def _see_other(url: str) -> HttpResponse:
-    response = HttpResponse(status=303)
-    response["Location"] = url
-    return response
+    return to_provider(request, payment.redirect_url)

@@ -12,19 +12,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from simcare.accounts.api import client_ip
 from simcare.accounts.models import Subscriber
 from simcare.kit.money import format_cents
+from simcare.kit.navigation import to_provider
 from simcare.kit.problems import DomainError
 from simcare.orders import errors
 from simcare.orders.models import Order, OrderState, PaymentMethod, SalesChannel
 from simcare.orders.services import cards, ordering, paypal, vouchers
 from simcare.portal.access import idempotency_key, signed_in_user
+
+__all__ = ["to_provider"]
 
 VOUCHER = "voucher"  # a form choice, not an order's method: the wallet pays after the redemption
 
@@ -55,20 +57,6 @@ class Paid:
 
     order: Order
     redirect_url: str | None = None
-
-
-def to_provider(request: HttpRequest, url: str) -> HttpResponse:
-    """Send the buyer on to the provider's page (Stripe Checkout, PayPal).
-
-    Not a redirect: the page's CSP has `form-action 'self'`, and browsers apply it to the
-    redirects that follow a form's POST, so a 303 to checkout.stripe.com is blocked. A page
-    that navigates by itself (meta refresh), with a link as a fallback, is not a form
-    submission.
-    """
-    response = render(request, "portal/to_provider.html", {"url": url})
-    response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
-    return response
 
 
 def _provider_redirect(request: HttpRequest, order: Order) -> str:
