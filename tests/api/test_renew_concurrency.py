@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from simcare.accounts.models import Subscriber
 from simcare.catalog.models import Plan
@@ -16,6 +14,7 @@ from simcare.ledger import queries as ledger_queries
 from simcare.ledger.models import LedgerTransaction
 from simcare.lines.models import Line
 from simcare.orders.models import Order
+from tests import concurrency
 from tests.api.conftest import ApiClient
 
 pytestmark = [
@@ -30,24 +29,7 @@ TOTAL = 3955  # the plan fixture's $35.00 plus 13% HST
 
 def at_once(work: Callable[[int], Any], count: int = THREADS) -> list[Any]:
     """Run work(0..count-1) in threads released together; each result or exception."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait()
-            results[index] = work(index)
-        except Exception as error:  # the test inspects every outcome
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+    return concurrency.at_once(work, count)
 
 
 def test_the_same_key_at_once_places_one_order_and_charges_once(

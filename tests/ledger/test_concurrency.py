@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from simcare.accounts.models import Subscriber
 from simcare.ledger import queries, services
 from simcare.ledger.errors import AlreadyReversed, InsufficientFunds
 from simcare.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
+from tests import concurrency
 
 pytestmark = [
     pytest.mark.postgres,
@@ -27,24 +26,7 @@ Post = Callable[..., LedgerTransaction]
 
 def at_once(work: Callable[[int], Any], count: int = THREADS) -> list[Any]:
     """Run work(0..count-1) in threads released together; each result or exception."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait()
-            results[index] = work(index)
-        except Exception as error:  # the test inspects every outcome
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+    return concurrency.at_once(work, count)
 
 
 def test_fifty_payments_at_once_never_take_a_wallet_below_zero(

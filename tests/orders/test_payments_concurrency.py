@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from simcare.accounts.models import Subscriber
 from simcare.ledger.models import LedgerTransaction
 from simcare.orders.models import Order, OrderState, Payment, PaymentMethod, PaymentStatus
 from simcare.orders.services import cards, paypal
+from tests import concurrency
 from tests.orders.conftest import STRIPE_WEBHOOK_SECRET, run_ledger_verify
 from tests.orders.paypal_standin import PayPalStandIn
 from tests.orders.stripe_standin import StripeStandIn, event_payload, sign
@@ -28,24 +27,8 @@ THREADS = 8
 
 
 def at_once(work: Callable[[int], Any], count: int = THREADS) -> list[Any]:
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait()
-            results[index] = work(index)
-        except Exception as error:  # the test inspects every outcome
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+    """Run work(0..count-1) in threads released together; each result or exception."""
+    return concurrency.at_once(work, count)
 
 
 def test_the_same_stripe_event_delivered_at_once_settles_once(

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from simcare.accounts.models import Subscriber
 from simcare.ledger import queries as ledger_queries
@@ -17,6 +15,7 @@ from simcare.notify.models import Notification
 from simcare.orders.errors import VoucherInvalid, VoucherLocked
 from simcare.orders.models import Voucher, VoucherStatus
 from simcare.orders.services import vouchers
+from tests import concurrency
 
 from .vouchers_support import Batch, batch, make_batch, voucher_admin
 
@@ -33,24 +32,7 @@ THREADS = 50
 
 def at_once(work: Callable[[int], Any], count: int = THREADS) -> list[Any]:
     """Run work(0..count-1) in threads released together; each result or exception."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait()
-            results[index] = work(index)
-        except Exception as error:  # the test inspects every outcome
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+    return concurrency.at_once(work, count)
 
 
 def test_fifty_accounts_redeeming_one_pin_at_once_credit_it_once(

@@ -3,13 +3,11 @@ customer, one cash posting."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from simcare.accounts.models import Subscriber, User
 from simcare.catalog.models import Plan
@@ -19,6 +17,7 @@ from simcare.lines.models import Line, SimCard
 from simcare.orders.models import Order
 from simcare.stores import services
 from simcare.stores.models import Store
+from tests import concurrency
 
 pytestmark = [
     pytest.mark.postgres,
@@ -30,24 +29,8 @@ THREADS = 8
 
 
 def at_once(work: Callable[[int], Any], count: int = THREADS) -> list[Any]:
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait()
-            results[index] = work(index)
-        except Exception as error:  # the test inspects every outcome
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+    """Run work(0..count-1) in threads released together; each result or exception."""
+    return concurrency.at_once(work, count)
 
 
 def test_the_same_sale_submitted_eight_times_at_once_sells_once(
