@@ -716,10 +716,16 @@ def _collect(
     return payment
 
 
-def _addon_bucket(line: Line, addon: AddOn, *, now: dt.datetime) -> Bucket:
-    expires_at = now + dt.timedelta(days=addon.validity_days)
-    if not addon.outlives_period:
-        expires_at = min(expires_at, line.period_end)
+def _addon_bucket(
+    line: Line, addon: AddOn, *, now: dt.datetime, expires_at: dt.datetime | None = None
+) -> Bucket:
+    """The add-on's bucket on the line; it expires at `expires_at` when given (a promotion's
+    bonus ends with the period it came with), else after the add-on's validity, capped at the
+    line's period_end unless the add-on may outlive it."""
+    if expires_at is None:
+        expires_at = now + dt.timedelta(days=addon.validity_days)
+        if not addon.outlives_period:
+            expires_at = min(expires_at, line.period_end)
     quantity = addon.quantity * 1024 if addon.kind == UsageKind.DATA else addon.quantity
     return Bucket.objects.create(
         line=line,
@@ -753,19 +759,7 @@ def _fulfil(
         except LineRecycled:
             raise errors.LineNotRenewable(msisdn=line.msisdn) from None
         if order.promotion is not None and order.promotion.bonus_addon is not None:
-            bonus = order.promotion.bonus_addon
-            expires_at = line.period_end
-            quantity = bonus.quantity * 1024 if bonus.kind == UsageKind.DATA else bonus.quantity
-            Bucket.objects.create(
-                line=line,
-                kind=bonus.kind,
-                zone=bonus.zone,
-                source=BucketSource.ADDON,
-                addon=bonus,
-                total=quantity,
-                starts_at=now,
-                expires_at=expires_at,
-            )
+            _addon_bucket(line, order.promotion.bonus_addon, now=now, expires_at=line.period_end)
     elif order.kind == OrderKind.ADDON:
         assert order.line is not None  # noqa: S101
         assert order.addon is not None  # noqa: S101
