@@ -454,7 +454,10 @@ SIMCARE_TWILIO_API_BASE = os.environ.get("SIMCARE_TWILIO_API_BASE", "")
 SIMCARE_TWILIO_SMS_FROM = os.environ.get("SIMCARE_TWILIO_SMS_FROM", "")
 # Where "0 a person" is connected in business hours: an E.164 number or a sip: URI.
 SIMCARE_HOTLINE_AGENT_NUMBER = os.environ.get("SIMCARE_HOTLINE_AGENT_NUMBER", "+14165550100")
-# Weekday (0 = Monday) → opening ranges, America/Toronto; Ontario holidays are closed.
+# The care team whose business hours the hotline keeps (empty: the default team).
+SIMCARE_HOTLINE_TEAM = os.environ.get("SIMCARE_HOTLINE_TEAM", "")
+# Without any care team: weekday (0 = Monday) → opening ranges, America/Toronto;
+# Ontario holidays are closed.
 SIMCARE_HOTLINE_HOURS = _json_env(
     "SIMCARE_HOTLINE_HOURS_JSON",
     {

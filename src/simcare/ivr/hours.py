@@ -1,53 +1,54 @@
-"""When people answer the hotline: a weekly schedule in America/Toronto, closed on holidays.
+"""When people answer the hotline: the care team's business hours.
 
-`settings.SIMCARE_HOTLINE_HOURS` maps a weekday ("0" = Monday) to opening
-ranges [["09:00", "21:00"], …]; Canadian statutory and Ontario holidays (the
-`holidays` package) are closed all day. Pure rules: the caller passes the
-moment. The care app's business hours will replace this module behind the
-same two functions.
+The hotline follows the care team named by `settings.SIMCARE_HOTLINE_TEAM`, or
+the default team (the one that takes new chats), with that team's weekly
+schedule, time zone, provincial holidays and custom closures, computed by
+`simcare.care.hours` like the chat's. Without any team (a fresh install before
+the care team is set up) it falls back to `settings.SIMCARE_HOTLINE_HOURS`
+(weekday "0" = Monday → opening ranges [["09:00", "21:00"], …]) in
+America/Toronto, closed on Canadian statutory and Ontario holidays.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from functools import lru_cache
 
-import holidays
 from django.conf import settings
 
-from simcare.kit.time import business_zone
+from simcare.care import hours as care_hours
+from simcare.care.chat_queries import schedule_for
+from simcare.care.models import Team
 
+# How far ahead the hotline looks for its next opening before saying none.
 _SEARCH_DAYS = 21
 
 
-@lru_cache(maxsize=8)
-def _holidays(year: int) -> holidays.HolidayBase:
-    return holidays.country_holidays("CA", subdiv="ON", years=year)
+def _fallback_schedule() -> care_hours.Schedule:
+    weekly = {
+        int(day): tuple(
+            (dt.time.fromisoformat(start), dt.time.fromisoformat(end)) for start, end in ranges
+        )
+        for day, ranges in settings.SIMCARE_HOTLINE_HOURS.items()
+    }
+    return care_hours.Schedule(time_zone="America/Toronto", weekly=weekly, province="ON")
 
 
-def _ranges(day: dt.date) -> list[tuple[dt.time, dt.time]]:
-    if day in _holidays(day.year):
-        return []
-    raw = settings.SIMCARE_HOTLINE_HOURS.get(str(day.weekday()), [])
-    return [(dt.time.fromisoformat(start), dt.time.fromisoformat(end)) for start, end in raw]
+def hotline_schedule() -> care_hours.Schedule:
+    """The schedule the hotline follows now (read per call: admins edit teams live)."""
+    teams = Team.objects.prefetch_related("hours")
+    name = settings.SIMCARE_HOTLINE_TEAM
+    team = teams.filter(name=name).first() if name else teams.filter(is_default=True).first()
+    return schedule_for(team) if team is not None else _fallback_schedule()
 
 
 def is_open(at: dt.datetime) -> bool:
-    """Whether `at` (aware) falls within opening hours."""
-    local = at.astimezone(business_zone())
-    return any(start <= local.time() < end for start, end in _ranges(local.date()))
+    """Whether `at` (aware) falls within the hotline's opening hours."""
+    return care_hours.is_open(hotline_schedule(), at)
 
 
 def next_opening(at: dt.datetime) -> dt.datetime | None:
-    """The first opening at or after `at` (in America/Toronto); None if none within 3 weeks."""
-    zone = business_zone()
-    local = at.astimezone(zone)
-    for offset in range(_SEARCH_DAYS):
-        day = local.date() + dt.timedelta(days=offset)
-        for start, end in _ranges(day):
-            opening = dt.datetime.combine(day, start, tzinfo=zone)
-            closing = dt.datetime.combine(day, end, tzinfo=zone)
-            if closing <= local:
-                continue
-            return max(opening, local)
-    return None
+    """The first opening at or after `at`, in the team's zone; None if none within 3 weeks."""
+    opening = care_hours.next_opening(hotline_schedule(), at)
+    if opening is None or opening - at > dt.timedelta(days=_SEARCH_DAYS):
+        return None
+    return opening
