@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Channel(models.TextChoices):
@@ -16,8 +17,8 @@ class Channel(models.TextChoices):
 
 class NotificationStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
-    SENT = "sent", _("Sent")
-    FAILED = "failed", _("Failed")
+    SENT = "sent", pgettext_lazy("notification status", "Sent")
+    FAILED = "failed", pgettext_lazy("notification status", "Failed")
     CANCELLED = "cancelled", _("Cancelled")
     SKIPPED = "skipped", _("Skipped (no address or opted out)")
 

@@ -21,6 +21,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from simcare.kit.money import CURRENCY
 
@@ -46,8 +47,8 @@ class OrderState(models.TextChoices):
     PAID = "paid", _("Paid")
     FULFILLED = "fulfilled", _("Completed")
     CANCELLED = "cancelled", _("Cancelled")
-    FAILED = "failed", _("Failed")
-    REFUNDED = "refunded", _("Refunded")
+    FAILED = "failed", pgettext_lazy("order state", "Failed")
+    REFUNDED = "refunded", pgettext_lazy("order state", "Refunded")
 
 
 class PaymentMethod(models.TextChoices):
