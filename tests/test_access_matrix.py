@@ -70,6 +70,7 @@ from simcare.ops.models import JobRun, WorkerHeartbeat
 from simcare.orders.models import (
     AttemptStatus,
     AutoRenewAttempt,
+    AutoRenewSetting,
     Coupon,
     DiscountKind,
     ItemKind,
@@ -162,6 +163,7 @@ SAMPLE_OBJECTS: dict[str, Callable[[World], Model | None]] = {
     "orders.promotion": _first(Promotion),
     "orders.savedpaymentmethod": _first(SavedPaymentMethod),
     "orders.autorenewattempt": _first(AutoRenewAttempt),
+    "orders.autorenewsetting": _first(AutoRenewSetting),
     "accounts.apitoken": lambda world: (
         ApiToken.objects.order_by("pk").first()
         or account_services.issue_api_token(world.subscriber.user)[0]
@@ -644,6 +646,7 @@ ADMIN_REFUSED_VIEWS: dict[str, frozenset[str]] = {
     "orders.receipt": _READ_ONLY,
     "orders.savedpaymentmethod": _READ_ONLY,
     "orders.autorenewattempt": _READ_ONLY,
+    "orders.autorenewsetting": _READ_ONLY,  # chosen by the customer on the portal
     "accounts.apitoken": _READ_ONLY,  # issued through the API only; revoked by an action
     "care.articlefeedback": _READ_ONLY,  # written by readers of the help center and the chat
     "aftersales.returnrequest": _READ_ONLY,  # every step is a service call on the agents' page
@@ -1096,6 +1099,7 @@ def _money_objects(
         brand="visa",
         last4="4242",
     )
+    AutoRenewSetting.objects.create(line=line, data_topup_enabled=True, data_topup_addon=addon)
     AutoRenewAttempt.objects.create(
         line=line,
         period_end=now,

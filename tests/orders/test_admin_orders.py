@@ -18,6 +18,7 @@ from simcare.lines.models import Line
 from simcare.orders.models import (
     AttemptStatus,
     AutoRenewAttempt,
+    AutoRenewSetting,
     Coupon,
     DiscountKind,
     Order,
@@ -276,7 +277,7 @@ def test_the_admin_opens_any_receipt_from_the_back_office(
     assert shop.receipt.number in response.content.decode()
 
 
-@pytest.mark.parametrize("model", ["order", "payment", "receipt", "savedpaymentmethod"])
+@pytest.mark.parametrize("model", ["order", "payment", "receipt", "savedpaymentmethod", "autorenewsetting"])
 def test_what_services_write_cannot_be_added_changed_or_deleted(
     admin_client_verified: Client, shop: Shop, model: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -287,6 +288,7 @@ def test_what_services_write_cannot_be_added_changed_or_deleted(
         "payment": Payment.objects.filter(order=shop.paid).get(),
         "receipt": shop.receipt,
         "savedpaymentmethod": _saved_card(shop.lin),
+        "autorenewsetting": AutoRenewSetting.objects.create(line=shop.line),
     }[model]
     before = (Order.objects.count(), Payment.objects.count(), Receipt.objects.count())
 
@@ -332,6 +334,31 @@ def test_receipts_are_found_by_their_number_and_link_to_html_and_pdf(
     page = response.content.decode()
     assert f"/en/orders/{shop.paid.pk}/receipt.pdf" in page
     assert "$39.55" in page
+
+
+def test_auto_renew_settings_show_the_card_and_the_data_top_up(
+    admin_client_verified: Client, shop: Shop, addon: AddOn
+) -> None:
+    shop.line.auto_renew = True
+    shop.line.save(update_fields=["auto_renew"])
+    setting = AutoRenewSetting.objects.create(
+        line=shop.line,
+        payment_method=_saved_card(shop.lin),
+        data_topup_enabled=True,
+        data_topup_addon=addon,
+    )
+
+    listing = admin_client_verified.get(
+        f"/en/admin/orders/autorenewsetting/?q={shop.line.msisdn}"
+    ).content.decode()
+    detail = admin_client_verified.get(
+        f"/en/admin/orders/autorenewsetting/{setting.pk}/change/"
+    ).content.decode()
+
+    for page in (listing, detail):
+        assert "visa •••• 4242" in page
+        assert "pm_secretish_1" not in page
+    assert "5 GB data" in detail
 
 
 def test_saved_cards_show_brand_and_last_four_but_no_provider_reference(

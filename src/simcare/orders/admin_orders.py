@@ -38,6 +38,7 @@ from simcare.kit.phone import InvalidPhoneNumber, normalize_msisdn
 from simcare.kit.time import business_zone
 from simcare.orders.models import (
     AutoRenewAttempt,
+    AutoRenewSetting,
     Coupon,
     DiscountKind,
     Order,
@@ -711,6 +712,37 @@ class SavedPaymentMethodAdmin(ReadOnlyModelAdmin):
         if method.exp_month is None or method.exp_year is None:
             return DASH
         return f"{method.exp_month:02d}/{method.exp_year}"
+
+
+@admin.register(AutoRenewSetting)
+class AutoRenewSettingAdmin(ReadOnlyModelAdmin):
+    """Read-only: the customer chooses on the portal; staff see what a line will do."""
+
+    list_display = ("line", "is_on", "card", "data_topup_enabled", "data_topup_addon", "updated_at")
+    list_filter = ("data_topup_enabled", "line__auto_renew")
+    list_select_related = ("line", "payment_method", "data_topup_addon")
+    search_fields = ("line__msisdn", "line__subscriber__user__email")
+    fields = (
+        "line",
+        "is_on",
+        "card",
+        "data_topup_enabled",
+        "data_topup_addon",
+        "data_topup_threshold_kb",
+        "updated_at",
+    )
+    readonly_fields = fields
+
+    @display(description=_("auto-renew"), boolean=True)
+    def is_on(self, setting: AutoRenewSetting) -> bool:
+        return bool(setting.line.auto_renew)
+
+    @display(description=_("saved card"))
+    def card(self, setting: AutoRenewSetting) -> str:
+        method = setting.payment_method
+        if method is None or method.removed_at is not None:
+            return gettext("Wallet only")
+        return f"{method.brand or gettext('Card')} •••• {method.last4 or '????'}"
 
 
 @admin.register(AutoRenewAttempt)
