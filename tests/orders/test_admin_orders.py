@@ -277,7 +277,9 @@ def test_the_admin_opens_any_receipt_from_the_back_office(
     assert shop.receipt.number in response.content.decode()
 
 
-@pytest.mark.parametrize("model", ["order", "payment", "receipt", "savedpaymentmethod", "autorenewsetting"])
+@pytest.mark.parametrize(
+    "model", ["order", "payment", "receipt", "savedpaymentmethod", "autorenewsetting"]
+)
 def test_what_services_write_cannot_be_added_changed_or_deleted(
     admin_client_verified: Client, shop: Shop, model: str, caplog: pytest.LogCaptureFixture
 ) -> None:
