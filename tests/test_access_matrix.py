@@ -377,6 +377,11 @@ SAMPLES.update(
         "portal:auto_renew": lambda world: [Sample({"msisdn": world.line.msisdn})],
         "portal:esim": lambda world: [Sample({"msisdn": _esim_line(world).msisdn})],
         "portal:buy_esim": lambda world: [Sample({"plan_code": world.plan.code})],
+        "portal:remove_card": lambda world: [
+            Sample(
+                {"card_id": str(SavedPaymentMethod.objects.order_by("pk").values("pk")[0]["pk"])}
+            )
+        ],
     }
 )
 
@@ -565,6 +570,7 @@ EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
     "portal:esim": _PORTAL,
     "portal:buy_esim": _PORTAL,
     "portal:save_card": everyone(NOT_GET),
+    "portal:remove_card": everyone(NOT_GET),
 }
 
 # The agent console: agents and admins with TOTP; staff without it are sent to sign in.

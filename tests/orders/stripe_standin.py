@@ -83,6 +83,7 @@ class StripeStandIn:
     intents: dict[str, Json] = field(default_factory=dict)
     setup_intents: dict[str, Json] = field(default_factory=dict)
     refunds: dict[str, Json] = field(default_factory=dict)
+    detached: set[str] = field(default_factory=set)
     requests: list[Recorded] = field(default_factory=list)
     # Statuses to answer the next calls with, first first (503, 429, 500 …).
     failures: list[int] = field(default_factory=list)
@@ -174,6 +175,12 @@ class StripeStandIn:
             if card is None:
                 return _missing(parts[2])
             return 200, {"id": parts[2], "object": "payment_method", "type": "card", "card": card}
+        if method == "POST" and parts[:2] == ["v1", "payment_methods"] and parts[3:] == ["detach"]:
+            card = CARDS.get(parts[2])
+            if card is None or parts[2] in self.detached:
+                return _missing(parts[2])
+            self.detached.add(parts[2])
+            return 200, {"id": parts[2], "object": "payment_method", "customer": None, "card": card}
         if method == "POST" and path == "/v1/payment_intents":
             return self._create_intent(params)
         if method == "POST" and path == "/v1/refunds":

@@ -192,6 +192,77 @@ def test_save_a_card_sends_to_stripe(
     assert_sent_to_stripe(response)
 
 
+def _saved_card(subscriber: Subscriber, reference: str, **fields: object) -> SavedPaymentMethod:
+    values: dict[str, object] = {"brand": "visa", "last4": "4242", **fields}
+    return SavedPaymentMethod.objects.create(
+        subscriber=subscriber,
+        customer_reference="cus_000001",
+        method_reference=reference,
+        **values,
+    )
+
+
+def test_removing_a_saved_card_detaches_it_and_auto_renew_falls_back_to_the_wallet(
+    lin_client: Client, lin: Subscriber, lin_line: Line, stripe_standin: StripeStandIn
+) -> None:
+    older = _saved_card(lin, "pm_card_mastercard", last4="4444", brand="mastercard")
+    card = _saved_card(lin, "pm_card_visa", is_default=True)
+    setting = AutoRenewSetting.objects.create(line=lin_line, payment_method=card)
+    page = f"/en/portal/lines/{lin_line.msisdn}/auto-renew/"
+
+    response = lin_client.post(f"/en/portal/cards/{card.pk}/remove/", {"next": page}, follow=True)
+
+    assert response.redirect_chain == [(page, 302)]
+    body = response.content.decode()
+    assert "is removed; auto-renew now uses your wallet only" in body
+    assert "Remove visa •••• 4242" not in body
+    assert "Remove mastercard •••• 4444" in body
+    assert [call.path for call in stripe_standin.calls("POST", "/v1/payment_methods/")] == [
+        "/v1/payment_methods/pm_card_visa/detach"
+    ]
+    card.refresh_from_db()
+    setting.refresh_from_db()
+    older.refresh_from_db()
+    assert card.removed_at is not None
+    assert setting.payment_method is None
+    assert older.is_default is True
+    # A second click (another tab) finds nothing left to remove: 404, nothing sent.
+    again = lin_client.post(f"/en/portal/cards/{card.pk}/remove/", {"next": page})
+    assert again.status_code == 404
+    assert len(stripe_standin.calls("POST", "/v1/payment_methods/")) == 1
+
+
+def test_another_persons_card_cannot_be_removed(
+    lin_client: Client,
+    make_subscriber: Callable[..., Subscriber],
+    stripe_standin: StripeStandIn,
+) -> None:
+    other = make_subscriber(username="omar", email="omar@example.com")
+    card = _saved_card(other, "pm_card_visa")
+
+    response = lin_client.post(f"/en/portal/cards/{card.pk}/remove/", {})
+
+    assert response.status_code == 404
+    card.refresh_from_db()
+    assert card.removed_at is None
+    assert stripe_standin.calls("POST", "/v1/payment_methods/") == []
+
+
+def test_a_card_stripe_cannot_detach_now_stays_saved_with_a_clear_message(
+    lin_client: Client, lin: Subscriber, stripe_standin: StripeStandIn
+) -> None:
+    card = _saved_card(lin, "pm_card_visa")
+    stripe_standin.failures.append(503)
+
+    response = lin_client.post(
+        f"/fr/portal/cards/{card.pk}/remove/", {"next": "/fr/portal/"}, follow=True
+    )
+
+    assert "Le prestataire de paiement" in response.content.decode()
+    card.refresh_from_db()
+    assert card.removed_at is None
+
+
 def test_register_opens_a_subscriber_account_and_signs_in(client: Client, plan: Plan) -> None:
     response = client.post(
         "/en/accounts/register/",

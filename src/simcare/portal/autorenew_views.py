@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -121,3 +121,26 @@ def save_card(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
         messages.error(request, refusal.message)
         return redirect(back)
     return to_provider(request, url)
+
+
+@require_POST
+@subscriber_view
+def remove_card(request: HttpRequest, subscriber: Subscriber, card_id: int) -> HttpResponse:
+    """Forget one of the subscriber's own saved cards (another's is a 404)."""
+    back = request.POST.get("next", "")
+    if not back.startswith("/") or back.startswith("//"):
+        back = reverse("portal:dashboard")
+    card = get_object_or_404(
+        SavedPaymentMethod, pk=card_id, subscriber=subscriber, removed_at__isnull=True
+    )
+    try:
+        cards.remove_saved_method(card, acting_user=signed_in_user(request))
+    except errors.OrderError as refusal:
+        messages.error(request, refusal.message)
+        return redirect(back)
+    messages.success(
+        request,
+        _("Your card %(card)s is removed; auto-renew now uses your wallet only.")
+        % {"card": str(card)},
+    )
+    return redirect(back)

@@ -26,4 +26,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("portal/lines/<str:msisdn>/esim/", esim_views.esim_page, name="esim"),
     path("portal/buy/<slug:plan_code>/", buy_views.buy_esim, name="buy_esim"),
     path("portal/cards/save/", autorenew_views.save_card, name="save_card"),
+    path("portal/cards/<int:card_id>/remove/", autorenew_views.remove_card, name="remove_card"),
 ]

@@ -27,10 +27,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from simcare.accounts.models import Subscriber
+from simcare.accounts.models import Subscriber, User
+from simcare.accounts.services import record_audit
 from simcare.kit.money import CURRENCY
 from simcare.orders import errors
 from simcare.orders.models import (
+    AutoRenewSetting,
     Order,
     OrderState,
     Payment,
@@ -383,6 +385,49 @@ def save_payment_method(
             pk=method.pk
         ).update(is_default=False)
     return method
+
+
+def remove_saved_method(method: SavedPaymentMethod, *, acting_user: User | None) -> None:
+    """Forget a saved card: detach it at Stripe, then stop offering it and stop auto-renew
+    from charging it (its lines fall back to the wallet). Removing twice is a no-op; a card
+    Stripe no longer knows is removed here all the same. Another saved card, the newest,
+    becomes the default."""
+    if method.removed_at is not None:
+        return
+    if is_configured():
+        try:
+            _client().v1.payment_methods.detach(method.method_reference)
+        except stripe.InvalidRequestError as error:
+            if error.code != "resource_missing":
+                raise _provider_error(error) from error
+        except stripe.StripeError as error:
+            _log_failure("detach", None, error)
+            raise _provider_error(error) from error
+    with transaction.atomic():
+        Subscriber.objects.select_for_update().filter(pk=method.subscriber_id).first()
+        changed = SavedPaymentMethod.objects.filter(pk=method.pk, removed_at__isnull=True).update(
+            removed_at=timezone.now(), is_default=False
+        )
+        if not changed:
+            return
+        AutoRenewSetting.objects.filter(payment_method=method).update(payment_method=None)
+        if method.is_default:
+            newest = (
+                SavedPaymentMethod.objects.filter(
+                    subscriber_id=method.subscriber_id, removed_at__isnull=True
+                )
+                .order_by("-created_at", "-pk")
+                .first()
+            )
+            if newest is not None:
+                SavedPaymentMethod.objects.filter(pk=newest.pk).update(is_default=True)
+        record_audit(
+            "orders.saved_card_removed",
+            actor=acting_user,
+            target=method,
+            brand=method.brand,
+            last4=method.last4,
+        )
 
 
 def _on_payment_intent_succeeded(intent: _Json) -> str:
