@@ -10,6 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from simcare.ops.models import JobRun, WorkerHeartbeat
+from simcare.usage.models import CdrImport, ImportStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -61,3 +62,47 @@ def test_metrics_exposes_outbox_backlog(client: Client) -> None:
 
     assert response.status_code == 200
     assert b"simcare_outbox_backlog 0.0" in response.content
+
+
+def test_metrics_count_requests_by_method_and_status(client: Client) -> None:
+    client.get("/healthz")
+    client.get("/healthz")
+    client.post("/healthz")
+
+    body = client.get("/metrics").content.decode()
+
+    counts = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in body.splitlines()
+        if line.startswith("simcare_http_requests_total{")
+    }
+    assert counts['simcare_http_requests_total{method="GET",status="200"}'] >= 2
+    assert counts['simcare_http_requests_total{method="POST",status="405"}'] >= 1
+    assert 'simcare_http_request_duration_seconds_bucket{le="0.005",method="GET"}' in body
+
+
+def test_metrics_report_rated_records_and_the_last_import_rate(client: Client) -> None:
+    started = timezone.now() - dt.timedelta(seconds=4)
+    CdrImport.objects.create(
+        file_name="a.csv",
+        status=ImportStatus.FINISHED,
+        started_at=started,
+        finished_at=started + dt.timedelta(seconds=2),
+        rows_read=1000,
+        applied=990,
+        rejected=10,
+    )
+    CdrImport.objects.create(
+        file_name="b.csv.gz",
+        status=ImportStatus.FINISHED,
+        started_at=started + dt.timedelta(seconds=2),
+        finished_at=started + dt.timedelta(seconds=4),
+        rows_read=500,
+        applied=500,
+    )
+
+    body = client.get("/metrics").content.decode()
+
+    assert 'simcare_cdr_records{outcome="rated"} 1490.0' in body
+    assert 'simcare_cdr_records{outcome="rejected"} 10.0' in body
+    assert "simcare_cdr_rating_records_per_second 250.0" in body

@@ -1,14 +1,41 @@
-"""Prometheus metrics read from the database at scrape time, so every web
-process reports the same figures without shared memory."""
+"""Prometheus metrics.
+
+State (lines, outbox backlog, job runs, chat queue, CDR rating) is read from the
+database at scrape time, so every web process reports the same figures without
+shared memory. Requests are counted in the process that serves them; with
+several web processes set PROMETHEUS_MULTIPROC_DIR (an empty directory, the
+same for all of them) and every process's counts are summed on each scrape.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
-from django.db.models import Count
-from prometheus_client import CollectorRegistry, generate_latest
+from django.db.models import Count, Sum
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import MultiProcessCollector
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+HTTP_REQUESTS = Counter(
+    "simcare_http_requests", "HTTP requests served", labelnames=["method", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "simcare_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    labelnames=["method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
+
+def observe_request(method: str, status: int, seconds: float) -> None:
+    """Count one answered request; unknown methods share one label so the set stays small."""
+    label = method if method in _METHODS else "OTHER"
+    HTTP_REQUESTS.labels(method=label, status=str(status)).inc()
+    HTTP_LATENCY.labels(method=label).observe(seconds)
 
 
 class DatabaseCollector:
@@ -40,8 +67,41 @@ class DatabaseCollector:
         queue.add_metric([], Conversation.objects.filter(status=ConversationStatus.QUEUED).count())
         yield queue
 
+        yield from _rating()
+
+
+def _rating() -> Iterator[Metric]:
+    from simcare.usage.models import CdrImport, ImportStatus
+
+    totals = CdrImport.objects.aggregate(applied=Sum("applied"), rejected=Sum("rejected"))
+    records = GaugeMetricFamily(
+        "simcare_cdr_records", "Usage records imported, by outcome", labels=["outcome"]
+    )
+    records.add_metric(["rated"], totals["applied"] or 0)
+    records.add_metric(["rejected"], totals["rejected"] or 0)
+    yield records
+
+    throughput = GaugeMetricFamily(
+        "simcare_cdr_rating_records_per_second",
+        "Records read per second by the last finished CDR import",
+    )
+    last = (
+        CdrImport.objects.filter(finished_at__isnull=False, status=ImportStatus.FINISHED)
+        .order_by("-finished_at")
+        .first()
+    )
+    if last is not None and last.finished_at is not None:
+        seconds = (last.finished_at - last.started_at).total_seconds()
+        throughput.add_metric([], last.rows_read / seconds if seconds > 0 else 0.0)
+    yield throughput
+
 
 def render() -> tuple[bytes, str]:
     registry = CollectorRegistry()
     registry.register(DatabaseCollector())
-    return generate_latest(registry), CONTENT_TYPE_LATEST
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)  # every web process's request counts
+        body = generate_latest(registry)
+    else:
+        body = generate_latest(registry) + generate_latest(REGISTRY)
+    return body, CONTENT_TYPE_LATEST

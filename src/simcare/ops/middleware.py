@@ -1,4 +1,5 @@
-"""Request logging and the request id that ties a request's log lines together."""
+"""Request logging, request metrics, and the request id that ties a request's log lines
+together."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import structlog
 from django.http import HttpRequest, HttpResponse
 
 from simcare.ops.logs import get_logger
+from simcare.ops.metrics import observe_request
 
 log = get_logger("simcare.request")
 
@@ -26,8 +28,10 @@ class RequestLogMiddleware:
             response = self.get_response(request)
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
-        elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+        elapsed = time.perf_counter() - started
+        elapsed_ms = round(elapsed * 1000, 1)
         if not request.path.startswith("/static/"):
+            observe_request(request.method or "", response.status_code, elapsed)
             # The path only, never the query string: it may carry a search or a token.
             log.info(
                 "request",
