@@ -100,7 +100,7 @@ def render() -> tuple[bytes, str]:
     registry = CollectorRegistry()
     registry.register(DatabaseCollector())
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        MultiProcessCollector(registry)  # every web process's request counts
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # all processes
         body = generate_latest(registry)
     else:
         body = generate_latest(registry) + generate_latest(REGISTRY)
