@@ -2,6 +2,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -106,3 +110,27 @@ def test_metrics_report_rated_records_and_the_last_import_rate(client: Client) -
     assert 'simcare_cdr_records{outcome="rated"} 1490.0' in body
     assert 'simcare_cdr_records{outcome="rejected"} 10.0' in body
     assert "simcare_cdr_rating_records_per_second 250.0" in body
+
+
+def test_with_a_multiprocess_directory_any_process_reports_every_processs_requests(
+    tmp_path: Path,
+) -> None:
+    # Each child is a separate process, as uvicorn's workers are; they share the directory.
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    count = (
+        "import django; django.setup();"
+        "from simcare.ops.metrics import observe_request;"
+        "[observe_request('GET', 200, 0.01) for _ in range({n})]"
+    )
+    report = (
+        "import django; django.setup();"
+        "from simcare.ops.metrics import request_metrics; print(request_metrics().decode())"
+    )
+    for n in (3, 4):
+        subprocess.run([sys.executable, "-c", count.format(n=n)], env=env, check=True)
+
+    body = subprocess.run(
+        [sys.executable, "-c", report], env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+    assert 'simcare_http_requests_total{method="GET",status="200"} 7.0' in body

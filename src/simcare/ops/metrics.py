@@ -96,12 +96,16 @@ def _rating() -> Iterator[Metric]:
     yield throughput
 
 
+def request_metrics() -> bytes:
+    """The request counts: this process's, or every process's with PROMETHEUS_MULTIPROC_DIR."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
+
+
 def render() -> tuple[bytes, str]:
     registry = CollectorRegistry()
     registry.register(DatabaseCollector())
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # all processes
-        body = generate_latest(registry)
-    else:
-        body = generate_latest(registry) + generate_latest(REGISTRY)
-    return body, CONTENT_TYPE_LATEST
+    return generate_latest(registry) + request_metrics(), CONTENT_TYPE_LATEST
