@@ -46,11 +46,8 @@ def _nonce(value: object) -> str:
 def _allowed(
     conversation: Conversation, *, agent: User, now: dt.datetime
 ) -> tuple[Conversation, Subscriber, IdentityCheck]:
-    conversation = serving_conversation(conversation, agent)
-    check = require_check(conversation, now=now)
-    subscriber = conversation.subscriber
-    assert subscriber is not None
-    return conversation, subscriber, check
+    conversation, subscriber = serving_conversation(conversation, agent)
+    return conversation, subscriber, require_check(conversation, now=now)
 
 
 def _customer_line(subscriber: Subscriber, line_id: object) -> Line:

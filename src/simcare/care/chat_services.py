@@ -606,9 +606,11 @@ def answer_helpful(
         .order_by("-id")
         .first()
     )
-    assert message.article is not None
+    article = message.article
+    if article is None:
+        raise FeedbackRefused()
     return kb_services.record_feedback(
-        message.article,
+        article,
         language=conversation.language,
         is_helpful=is_helpful,
         question=asked.body if asked is not None else "",

@@ -38,7 +38,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
-from simcare.accounts.models import User
+from simcare.accounts.models import Subscriber, User
 from simcare.accounts.services import check_account_pin, record_audit
 from simcare.care import chat_queries, relay
 from simcare.care.models import (
@@ -92,21 +92,27 @@ def _digest(check_id: int, code: str) -> str:
 
 
 def normalized_code(text: object) -> str | None:
-    """"123 456" or " 123456 " → "123456"; anything else None."""
+    """ "123 456" or " 123456 " → "123456"; anything else None."""
     if not isinstance(text, str):
         return None
     compact = re.sub(r"[\s-]", "", text)
     return compact if _CODE.fullmatch(compact) else None
 
 
-def serving_conversation(conversation: Conversation, agent: User) -> Conversation:
-    """The conversation locked, when `agent` serves it and it has a customer."""
-    locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+def serving_conversation(
+    conversation: Conversation, agent: User
+) -> tuple[Conversation, Subscriber]:
+    """The conversation locked and its customer, when `agent` serves it."""
+    locked = (
+        Conversation.objects.select_for_update()
+        .select_related("subscriber__user")
+        .get(pk=conversation.pk)
+    )
     if locked.status != ConversationStatus.ACTIVE or locked.agent_id != agent.pk:
         raise NotServingChat()
-    if locked.subscriber_id is None:
+    if locked.subscriber is None:
         raise NoCustomer()
-    return locked
+    return locked, locked.subscriber
 
 
 def failures_in_window(subscriber_id: int, *, now: dt.datetime) -> int:
@@ -158,16 +164,10 @@ def start_code_check(
     """Send a new one-time code by SMS to `line` (one of the customer's) or by email; a code
     still pending in this chat is replaced."""
     now = now or timezone.now()
-    conversation = serving_conversation(conversation, agent)
-    subscriber = conversation.subscriber
-    assert subscriber is not None
+    conversation, subscriber = serving_conversation(conversation, agent)
     user = subscriber.user
     if channel == Channel.SMS:
-        if (
-            line is None
-            or line.subscriber_id != subscriber.pk
-            or line.state == LineState.RECYCLED
-        ):
+        if line is None or line.subscriber_id != subscriber.pk or line.state == LineState.RECYCLED:
             raise CodeChannelUnavailable()
         method = VerificationMethod.SMS_CODE
     elif channel == Channel.EMAIL:
@@ -328,9 +328,7 @@ def check_pin_and_birth_date(
     """The account PIN and date of birth the customer told the agent; returns the check,
     verified or failed (one failure counted towards the lockout)."""
     now = now or timezone.now()
-    conversation = serving_conversation(conversation, agent)
-    subscriber = conversation.subscriber
-    assert subscriber is not None
+    conversation, subscriber = serving_conversation(conversation, agent)
     if not pin or date_of_birth is None:
         raise PinDobIncomplete()
     if not subscriber.account_pin_hash or subscriber.date_of_birth is None:
@@ -404,6 +402,8 @@ def code_for_notification(notification: Notification) -> dict[str, str]:
     """The outbox's secret hook for "care.identity_code": the pending code, read at send
     time; empty once the check ended (the message then says the code is no longer valid)."""
     check_id = (notification.context or {}).get("identity_check")
+    if not isinstance(check_id, int):
+        return {"code": ""}
     check = IdentityCheck.objects.filter(
         pk=check_id, status=VerificationStatus.PENDING, code_expires_at__gt=timezone.now()
     ).first()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -62,8 +62,10 @@ def panel(user: Any, chat: Conversation, *, now: dt.datetime | None = None) -> V
     valid = verification.valid_check(chat, now=now)
     lines: list[LineAction] = []
     if valid is not None:
-        for line in Line.objects.select_related("plan").filter(subscriber=subscriber).exclude(
-            state=LineState.RECYCLED
+        for line in (
+            Line.objects.select_related("plan")
+            .filter(subscriber=subscriber)
+            .exclude(state=LineState.RECYCLED)
         ):
             try:
                 quote, refusal = account_actions.renewal_quote(chat, line), ""
@@ -95,7 +97,7 @@ def send_code(request: HttpRequest, public_id: str) -> HttpResponse:
     chat = _conversation(request, public_id)
     choice = request.POST.get("destination", "")
     line = None
-    channel = Channel.EMAIL if choice == "email" else Channel.SMS
+    channel: str = Channel.EMAIL if choice == "email" else Channel.SMS
     if choice.startswith("line:"):
         line = Line.objects.filter(pk=_int(choice.removeprefix("line:"))).first()
     elif choice != "email":
@@ -157,7 +159,8 @@ def reveal_document(request: HttpRequest, public_id: str) -> HttpResponse:
     except DomainError as error:
         return _refused(request, error, _chat_url(chat))
     subscriber = chat.subscriber
-    assert subscriber is not None
+    if subscriber is None:  # unlinked while we read: nothing was shown
+        raise Http404
     return render(
         request,
         "care/console/document.html",

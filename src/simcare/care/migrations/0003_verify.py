@@ -8,48 +8,143 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_api'),
-        ('care', '0002_chat'),
-        ('lines', '0004_usage'),
+        ("accounts", "0003_api"),
+        ("care", "0002_chat"),
+        ("lines", "0004_usage"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='articlefeedback',
-            name='chat_message',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='feedback', to='care.message'),
+            model_name="articlefeedback",
+            name="chat_message",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="feedback",
+                to="care.message",
+            ),
         ),
         migrations.AddField(
-            model_name='message',
-            name='article',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='care.article'),
+            model_name="message",
+            name="article",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="care.article",
+            ),
         ),
         migrations.CreateModel(
-            name='IdentityCheck',
+            name="IdentityCheck",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('method', models.CharField(choices=[('sms_code', 'Code by SMS'), ('email_code', 'Code by email'), ('pin_dob', 'Account PIN and date of birth')], max_length=12, verbose_name='method')),
-                ('status', models.CharField(choices=[('pending', 'Waiting for the code'), ('verified', 'Verified'), ('failed', 'Failed'), ('expired', 'Expired'), ('cancelled', 'Replaced by a newer check')], default='pending', max_length=10, verbose_name='status')),
-                ('code_hash', models.CharField(blank=True, max_length=64)),
-                ('code_secret', simcare.kit.crypto.EncryptedTextField(blank=True, default='')),
-                ('failures', models.PositiveSmallIntegerField(default=0, verbose_name='failed tries')),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name='started at')),
-                ('code_expires_at', models.DateTimeField(blank=True, null=True, verbose_name='code expires at')),
-                ('verified_at', models.DateTimeField(blank=True, null=True, verbose_name='verified at')),
-                ('bound_until', models.DateTimeField(blank=True, null=True, verbose_name='valid for the chat until')),
-                ('agent', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='identity_checks', to='care.conversation')),
-                ('line', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='lines.line')),
-                ('subscriber', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='identity_checks', to='accounts.subscriber')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("sms_code", "Code by SMS"),
+                            ("email_code", "Code by email"),
+                            ("pin_dob", "Account PIN and date of birth"),
+                        ],
+                        max_length=12,
+                        verbose_name="method",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting for the code"),
+                            ("verified", "Verified"),
+                            ("failed", "Failed"),
+                            ("expired", "Expired"),
+                            ("cancelled", "Replaced by a newer check"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("code_hash", models.CharField(blank=True, max_length=64)),
+                ("code_secret", simcare.kit.crypto.EncryptedTextField(blank=True, default="")),
+                (
+                    "failures",
+                    models.PositiveSmallIntegerField(default=0, verbose_name="failed tries"),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_index=True, default=django.utils.timezone.now, verbose_name="started at"
+                    ),
+                ),
+                (
+                    "code_expires_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="code expires at"),
+                ),
+                (
+                    "verified_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="verified at"),
+                ),
+                (
+                    "bound_until",
+                    models.DateTimeField(
+                        blank=True, null=True, verbose_name="valid for the chat until"
+                    ),
+                ),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="identity_checks",
+                        to="care.conversation",
+                    ),
+                ),
+                (
+                    "line",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="lines.line",
+                    ),
+                ),
+                (
+                    "subscriber",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="identity_checks",
+                        to="accounts.subscriber",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'identity check',
-                'verbose_name_plural': 'identity checks',
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['subscriber', 'created_at'], name='care_identi_subscri_dabd0d_idx')],
+                "verbose_name": "identity check",
+                "verbose_name_plural": "identity checks",
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["subscriber", "created_at"], name="care_identi_subscri_dabd0d_idx"
+                    )
+                ],
             },
         ),
     ]

@@ -35,12 +35,10 @@ from simcare.lines.models import Line, SimCard, SimKind, SimStatus
 from simcare.notify.models import Notification, NotificationStatus
 from simcare.orders.models import Order, OrderKind, OrderState
 from tests.care.conftest import IN_HOURS
-from tests.care.verify_support import code_in, sent_sms, served_chat
+from tests.care.verify.support import code_in, sent_sms, served_chat
 from tests.conftest import signed_in_client
-from tests.lines.conftest import make_line  # noqa: F401
 from tests.lines.stock_support import iccid
-from tests.notify.conftest import sms_file  # noqa: F401
-from tests.orders.conftest import balance, fund, money_snapshot  # noqa: F401
+from tests.orders.conftest import balance, money_snapshot
 
 pytestmark = pytest.mark.django_db
 
@@ -121,10 +119,12 @@ def test_a_code_by_sms_goes_to_the_lines_number_in_the_customers_language_and_is
     code = code_in(sent[0]["body"])
     with translation.override("fr"):
         assert "votre code d'identité est" in sent[0]["body"]
-    assert len(check.code_hash) == 64 and code not in check.code_hash
+    assert len(check.code_hash) == 64
+    assert code not in check.code_hash
     stored = Notification.objects.get(template="care.identity_code")
     assert stored.status == NotificationStatus.SENT
-    assert code not in stored.body and code not in str(stored.context)
+    assert code not in stored.body
+    assert code not in str(stored.context)
     assert "[hidden]" in stored.body
     with translation.override("fr"):
         assert any("se terminant par" in text for text in _system_texts(chat))
@@ -303,13 +303,16 @@ def test_renewal_with_a_check_is_an_agent_order_from_the_wallet_audited_with_the
     line.refresh_from_db()
     assert line.period_end == period_end + dt.timedelta(days=30)
     audit = AuditEvent.objects.get(action="care.line_renewed")
-    assert audit.actor == agent and audit.object_id == str(line.pk)
+    assert audit.actor == agent
+    assert audit.object_id == str(line.pk)
     assert audit.data["identity_check"] == check.pk
     assert audit.data["verification_method"] == "pin_dob"
     assert audit.data["order"] == order.pk
     texts = _system_texts(chat)
     with translation.override("fr"):
-        assert any(text.startswith("Votre forfait pour la ligne se terminant par") for text in texts)
+        assert any(
+            text.startswith("Votre forfait pour la ligne se terminant par") for text in texts
+        )
         assert any(format_cents(order.total_cents, language="fr") in text for text in texts)
 
 
@@ -381,12 +384,9 @@ def test_a_line_of_another_customer_is_refused(
     make_subscriber: Callable[..., Subscriber],
     make_line: Callable[..., Line],
     plan: Plan,
-    fund: Callable[..., LedgerAccount],
 ) -> None:
     subscriber, _line = customer
-    stranger = make_subscriber()
-    fund(stranger, 10_000)
-    stranger_line = make_line(stranger, plan)
+    stranger_line = make_line(make_subscriber(), plan)
     chat = served_chat(agent, subscriber)
     client = signed_in_client(agent)
     _verify_by_pin(client, chat)
@@ -412,13 +412,15 @@ def test_revealing_the_document_number_needs_a_check_and_is_audited(
     check = _verify_by_pin(client, chat)
     shown = client.post(_url("document", chat))
 
-    assert "T123456789" not in page and "•••••••789" in page
+    assert "T123456789" not in page
+    assert "•••••••789" in page
     assert refused.status_code == 302
     assert shown.status_code == 200
     assert "T123456789" in shown.content.decode()
     assert "no-cache" in shown["Cache-Control"] or "no-store" in shown["Cache-Control"]
     audit = AuditEvent.objects.get(action="care.document_revealed")
-    assert audit.actor == agent and audit.object_id == str(subscriber.pk)
+    assert audit.actor == agent
+    assert audit.object_id == str(subscriber.pk)
     assert audit.data["identity_check"] == check.pk
     assert "T123456789" not in str(audit.data)
 
@@ -464,7 +466,9 @@ def test_an_esim_reissue_gives_a_new_profile_once_per_form(
     old = line.sim
     for serial in (990101, 990102):
         SimCard.objects.create(
-            iccid=iccid(serial), kind=SimKind.ESIM, smdp_address="smdp.example.com",
+            iccid=iccid(serial),
+            kind=SimKind.ESIM,
+            smdp_address="smdp.example.com",
             matching_id=f"MATCH-{serial}",
         )
     chat = served_chat(agent, subscriber)
@@ -476,7 +480,8 @@ def test_an_esim_reissue_gives_a_new_profile_once_per_form(
     client.post(_url("esim_reissue", chat), form)
 
     line.refresh_from_db()
-    assert line.sim != old and line.sim.kind == SimKind.ESIM
+    assert line.sim != old
+    assert line.sim.kind == SimKind.ESIM
     assert SimCard.objects.filter(kind=SimKind.ESIM, status=SimStatus.IN_STOCK).count() == 1
     audit = AuditEvent.objects.get(action="care.esim_reissued")
     assert audit.data["identity_check"] == check.pk
