@@ -587,7 +587,7 @@ def answer_helpful(
         raise FeedbackRefused()
     try:
         message = (
-            Message.objects.select_for_update()
+            Message.objects.select_for_update(of=("self",))
             .select_related("article")
             .get(
                 pk=int(str(message_id)),

@@ -104,7 +104,7 @@ def serving_conversation(
 ) -> tuple[Conversation, Subscriber]:
     """The conversation locked and its customer, when `agent` serves it."""
     locked = (
-        Conversation.objects.select_for_update()
+        Conversation.objects.select_for_update(of=("self",))
         .select_related("subscriber__user")
         .get(pk=conversation.pk)
     )
