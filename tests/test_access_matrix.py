@@ -339,7 +339,15 @@ for _name in (
 ):
     SAMPLES[_name] = _care_chat
 # Identity checks and account actions of the console (POST only).
-_VERIFY_ACTIONS = ("verify_code", "verify_pin", "renew", "document", "sim_swap", "esim_reissue")
+_VERIFY_ACTIONS = (
+    "verify_code",
+    "verify_pin",
+    "renew",
+    "document",
+    "sim_swap",
+    "esim_reissue",
+    "link_customer",
+)
 for _name in _VERIFY_ACTIONS:
     SAMPLES[f"console:{_name}"] = _care_chat
 

@@ -20,4 +20,5 @@ urlpatterns = [
     path("chats/<uuid:public_id>/document/", verify_views.reveal_document, name="document"),
     path("chats/<uuid:public_id>/sim-swap/", verify_views.swap_sim, name="sim_swap"),
     path("chats/<uuid:public_id>/esim-reissue/", verify_views.reissue_esim, name="esim_reissue"),
+    path("chats/<uuid:public_id>/customer/", verify_views.link_customer, name="link_customer"),
 ]

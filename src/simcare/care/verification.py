@@ -52,6 +52,7 @@ from simcare.care.models import (
 )
 from simcare.care.verification_errors import (
     CodeChannelUnavailable,
+    CustomerNotFound,
     NoCodePending,
     NoCustomer,
     NotServingChat,
@@ -434,3 +435,47 @@ def serves(conversation: Conversation, user: User) -> bool:
         and conversation.status == ConversationStatus.ACTIVE
         and conversation.agent_id == user.pk
     )
+
+
+@transaction.atomic
+def link_customer(conversation: Conversation, *, agent: User, contact: str) -> Subscriber:
+    """Link a visitor who is not signed in to the account they name (a line's number, the
+    account's mobile number or email), so that the agent can verify them. Linking shows
+    the agent the account, never the visitor; every action still needs a check. A chat
+    of a signed-in account stays linked to it."""
+    from simcare.ivr.queries import find_caller, normalized_caller
+
+    locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    if locked.status != ConversationStatus.ACTIVE or locked.agent_id != agent.pk:
+        raise NotServingChat()
+    if locked.user_id is not None:
+        raise CustomerNotFound()
+    text = (contact or "").strip()[:254]
+    subscriber: Subscriber | None = None
+    if "@" in text:
+        subscriber = Subscriber.objects.filter(
+            user__email__iexact=text, user__is_active=True
+        ).first()
+        found_by = "email"
+    else:
+        subscriber, _line = find_caller(normalized_caller(text))
+        found_by = "phone"
+    if subscriber is None:
+        raise CustomerNotFound()
+    previous = locked.subscriber_id
+    for pending in IdentityCheck.objects.select_for_update().filter(
+        conversation=locked, status=VerificationStatus.PENDING
+    ):
+        _end(pending, VerificationStatus.CANCELLED)
+    locked.subscriber = subscriber
+    locked.is_vip = locked.is_vip or subscriber.is_vip
+    locked.save(update_fields=["subscriber", "is_vip"])
+    record_audit(
+        "care.customer_linked",
+        actor=agent,
+        target=locked,
+        subscriber=subscriber.pk,
+        previous_subscriber=previous,
+        found_by=found_by,
+    )
+    return subscriber

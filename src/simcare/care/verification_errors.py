@@ -92,3 +92,14 @@ class FeedbackRefused(DomainError):
 
     def default_message(self) -> str:
         return _("This message did not answer with a help article.")
+
+
+class CustomerNotFound(DomainError):
+    code = "verify_customer_not_found"
+    status = 404
+
+    def default_message(self) -> str:
+        return _(
+            "No account has this line number, mobile number or email address "
+            "(a signed-in visitor's chat stays linked to their own account)."
+        )

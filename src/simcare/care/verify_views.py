@@ -202,6 +202,21 @@ def reissue_esim(request: HttpRequest, public_id: str) -> HttpResponse:
     return _done(request, chat, _("A new eSIM profile was issued."))
 
 
+@require_POST
+@console_view
+def link_customer(request: HttpRequest, public_id: str) -> HttpResponse:
+    chat = _conversation(request, public_id)
+    try:
+        verification.link_customer(
+            chat,
+            agent=request.user,  # type: ignore[arg-type]
+            contact=request.POST.get("contact", ""),
+        )
+    except DomainError as error:
+        return _refused(request, error, _chat_url(chat))
+    return _done(request, chat, _("The chat is linked to this account: verify the customer."))
+
+
 def _int(value: object) -> int:
     try:
         return int(str(value))

@@ -18,7 +18,7 @@ from django.utils import translation
 
 from simcare.accounts import services as account_services
 from simcare.accounts.models import AuditEvent, IdentityDocumentType, Role, Subscriber, User
-from simcare.care import verification
+from simcare.care import chat_services, verification
 from simcare.care.models import (
     Conversation,
     IdentityCheck,
@@ -485,3 +485,67 @@ def test_an_esim_reissue_gives_a_new_profile_once_per_form(
     assert SimCard.objects.filter(kind=SimKind.ESIM, status=SimStatus.IN_STOCK).count() == 1
     audit = AuditEvent.objects.get(action="care.esim_reissued")
     assert audit.data["identity_check"] == check.pk
+
+
+# --- an anonymous visitor ------------------------------------------------------------------
+
+
+def _anonymous_chat(agent: User) -> Conversation:
+    conversation = chat_services.open_conversation(
+        visitor_key="v_anonymous", user=None, language="en"
+    )
+    chat_services.request_person(conversation)
+    conversation.refresh_from_db()
+    chat_services.accept_chat(conversation, agent=agent)
+    conversation.refresh_from_db()
+    return conversation
+
+
+def test_an_anonymous_visitor_is_linked_by_line_number_or_email_then_verified(
+    agent: User, customer: tuple[Subscriber, Line], fund: Callable[..., LedgerAccount]
+) -> None:
+    subscriber, line = customer
+    fund(subscriber, 10_000)
+    chat = _anonymous_chat(agent)
+    client = signed_in_client(agent)
+    form = client.get(_url("conversation", chat)).content.decode()
+
+    unknown = client.post(_url("link_customer", chat), {"contact": "+1 416 555 9999"})
+    by_line = client.post(_url("link_customer", chat), {"contact": line.msisdn[2:]})
+    chat.refresh_from_db()
+    linked_by_line = chat.subscriber
+    by_email = client.post(_url("link_customer", chat), {"contact": subscriber.user.email.upper()})
+    chat.refresh_from_db()
+
+    assert "Find the customer's account" in form
+    assert _said(unknown).startswith("No account has this line number")
+    assert _said(by_line) == _said(by_email)
+    assert _said(by_email) == "The chat is linked to this account: verify the customer."
+    assert linked_by_line == subscriber
+    assert chat.subscriber == subscriber
+    assert chat.user is None
+    assert [
+        row.data["found_by"]
+        for row in AuditEvent.objects.filter(action="care.customer_linked").order_by("id")
+    ] == ["phone", "email"]
+    refused = client.post(_url("renew", chat), {"line": line.pk, "nonce": "anon-nonce-1"})
+    assert _said(refused).startswith("Verify the customer's identity first")
+    _verify_by_pin(client, chat)
+    client.post(_url("renew", chat), {"line": line.pk, "nonce": "anon-nonce-1"})
+    assert Order.objects.get(kind=OrderKind.RENEWAL).channel == "agent"
+
+
+def test_a_signed_in_visitors_chat_stays_linked_to_their_account(
+    agent: User, customer: tuple[Subscriber, Line], make_subscriber: Callable[..., Subscriber]
+) -> None:
+    subscriber, _line = customer
+    other = make_subscriber()
+    chat = served_chat(agent, subscriber)
+
+    response = signed_in_client(agent).post(
+        _url("link_customer", chat), {"contact": other.user.email}
+    )
+
+    chat.refresh_from_db()
+    assert _said(response).startswith("No account has this line number")
+    assert chat.subscriber == subscriber
