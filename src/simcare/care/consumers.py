@@ -202,7 +202,7 @@ def _is_code_entry(conversation: Conversation, body: object) -> bool:
     """Six digits typed while a code is pending: the code, never kept as a chat message."""
     return (
         verification.normalized_code(body) is not None
-        and verification.pending_code_check(conversation) is not None
+        and verification.pending_code_check(conversation, or_expired=True) is not None
     )
 
 
