@@ -370,6 +370,9 @@ def test_another_agents_chat_is_404_and_a_watching_admin_cannot_act(
     for name in ("verify_code", "verify_pin", "renew", "document", "sim_swap", "esim_reissue"):
         assert other.post(_url(name, chat), {"line": line.pk}).status_code == 404
     by_admin = admin.post(_url("renew", chat), {"line": line.pk, "nonce": "admin-nonce"})
+    watching = admin.get(_url("conversation", chat)).content.decode()
+    assert "Verified (Account PIN and date of birth)" in watching
+    assert "Renew now" not in watching  # the panel's actions are for the serving agent
 
     assert _said(by_admin) == (
         "Only the agent serving this chat can do this, while the chat is open."
