@@ -340,6 +340,18 @@ for _name in (
     "chat:transcript_pdf",
 ):
     SAMPLES[_name] = _care_chat
+# Identity checks and account actions of the console (POST only).
+_VERIFY_ACTIONS = (
+    "verify_code",
+    "verify_pin",
+    "renew",
+    "document",
+    "sim_swap",
+    "esim_reissue",
+    "link_customer",
+)
+for _name in _VERIFY_ACTIONS:
+    SAMPLES[f"console:{_name}"] = _care_chat
 
 
 def _care_attachment(world: World) -> list[Sample]:
@@ -598,6 +610,7 @@ EXPECTED.update(
         "chat:attachment": {**everyone(DENIED), "agent": ALLOWED, "admin": ALLOWED},
     }
 )
+EXPECTED.update({f"console:{action}": everyone(NOT_GET) for action in _VERIFY_ACTIONS})
 
 # The admin: only verified staff get past the site's gate; the admin role (superuser)
 # sees everything; agents and clerks are staff without model permissions, so they

@@ -135,7 +135,9 @@ def conversation_for_visitor(
 def messages_after(
     conversation: Conversation, last_seen_id: int = 0, *, include_notes: bool = False
 ) -> list[Message]:
-    rows = conversation.messages.select_related("author", "attachment").filter(id__gt=last_seen_id)
+    rows = conversation.messages.select_related(
+        "author", "attachment", "article", "feedback"
+    ).filter(id__gt=last_seen_id)
     if not include_notes:
         rows = rows.exclude(sender=Sender.NOTE)
     return list(rows.order_by("id")[:RECENT_MESSAGES] if last_seen_id == 0 else rows.order_by("id"))

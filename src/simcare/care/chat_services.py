@@ -32,6 +32,8 @@ from simcare.care.chat_errors import (
 )
 from simcare.care.models import (
     AgentProfile,
+    Article,
+    ArticleFeedback,
     ChatAttachment,
     Conversation,
     ConversationStatus,
@@ -95,6 +97,7 @@ def _store(
     *,
     author: User | None = None,
     client_id: str = "",
+    article: Article | None = None,
     now: dt.datetime,
 ) -> Message:
     message = Message.objects.create(
@@ -103,6 +106,7 @@ def _store(
         author=author,
         body=body,
         client_id=client_id,
+        article=article,
         created_at=now,
     )
     _publish_on_commit(message)
@@ -199,7 +203,12 @@ def post_visitor_message(
     if conversation.status != ConversationStatus.BOT:
         return stored
     reply = bot_adapter.reply_to(text, language=conversation.language, user=conversation.user)
-    stored.append(_store(conversation, Sender.BOT, reply.text, now=now))
+    article = (
+        Article.objects.filter(slug=reply.slug).first()
+        if reply.slug and not reply.handoff
+        else None
+    )
+    stored.append(_store(conversation, Sender.BOT, reply.text, article=article, now=now))
     if reply.handoff:
         stored += _hand_off(conversation, now=now)
     return stored
@@ -563,3 +572,47 @@ def purge_old_chats(*, now: dt.datetime | None = None) -> int:
     for name in files:
         transaction.on_commit(functools.partial(storage.delete, name))
     return count
+
+
+@transaction.atomic
+def answer_helpful(
+    conversation: Conversation, *, message_id: object, is_helpful: object
+) -> ArticleFeedback:
+    """The visitor's "was this helpful?" on a bot message that answered with an article:
+    recorded once per message (a second answer returns the first)."""
+    from simcare.care import services as kb_services
+    from simcare.care.verification_errors import FeedbackRefused
+
+    if not isinstance(is_helpful, bool):
+        raise FeedbackRefused()
+    try:
+        message = (
+            Message.objects.select_for_update(of=("self",))
+            .select_related("article")
+            .get(
+                pk=int(str(message_id)),
+                conversation=conversation,
+                sender=Sender.BOT,
+                article__isnull=False,
+            )
+        )
+    except (ValueError, Message.DoesNotExist):
+        raise FeedbackRefused() from None
+    existing = ArticleFeedback.objects.filter(chat_message=message).first()
+    if existing is not None:
+        return existing
+    asked = (
+        conversation.messages.filter(sender=Sender.VISITOR, id__lt=message.id)
+        .order_by("-id")
+        .first()
+    )
+    article = message.article
+    if article is None:
+        raise FeedbackRefused()
+    return kb_services.record_feedback(
+        article,
+        language=conversation.language,
+        is_helpful=is_helpful,
+        question=asked.body if asked is not None else "",
+        chat_message=message,
+    )

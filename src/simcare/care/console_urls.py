@@ -1,6 +1,6 @@
 from django.urls import path
 
-from simcare.care import console_views
+from simcare.care import console_views, verify_views
 
 app_name = "console"
 
@@ -14,4 +14,11 @@ urlpatterns = [
     path("chats/<uuid:public_id>/send/", console_views.send, name="send"),
     path("chats/<uuid:public_id>/transfer/", console_views.transfer, name="transfer"),
     path("chats/<uuid:public_id>/close/", console_views.close, name="close"),
+    path("chats/<uuid:public_id>/verify/code/", verify_views.send_code, name="verify_code"),
+    path("chats/<uuid:public_id>/verify/pin/", verify_views.check_pin, name="verify_pin"),
+    path("chats/<uuid:public_id>/renew/", verify_views.renew, name="renew"),
+    path("chats/<uuid:public_id>/document/", verify_views.reveal_document, name="document"),
+    path("chats/<uuid:public_id>/sim-swap/", verify_views.swap_sim, name="sim_swap"),
+    path("chats/<uuid:public_id>/esim-reissue/", verify_views.reissue_esim, name="esim_reissue"),
+    path("chats/<uuid:public_id>/customer/", verify_views.link_customer, name="link_customer"),
 ]

@@ -105,6 +105,7 @@ def conversation(request: HttpRequest, public_id: str) -> HttpResponse:
             "history": history,
             "last_id": history[-1].id if history else 0,
             "panel": chat_queries.customer_panel(user, chat),
+            "verify": _verify_panel(user, chat),
             "canned": responses,
             "agents": AgentProfile.objects.select_related("user").exclude(user=user),
             "teams": Team.objects.all(),
@@ -206,3 +207,9 @@ def _int(value: object) -> int:
         return int(str(value))
     except ValueError:
         return 0
+
+
+def _verify_panel(user: Any, chat: Conversation) -> Any:
+    from simcare.care import verify_views  # imports this module: late
+
+    return verify_views.panel(user, chat)

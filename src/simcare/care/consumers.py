@@ -8,12 +8,20 @@ token, then every message after `last`. Frames the client sends:
   {"type": "sync", "last": 41}                          everything after id 41
   {"type": "email_transcript"}                          the transcript to my account's email
   {"type": "attachment", "name": "…", "data": "<base64>", "client_id": "…"}  an image or PDF
-Frames it receives: session, message, status, notice, error {code, message}.
+  {"type": "verify_code", "code": "123456"}             the identity code an agent sent
+  {"type": "helpful", "message": 42, "helpful": true}   "was this helpful?" on a bot answer
+Frames it receives: session, message, status, notice, error {code, message}, and
+verification {state: code_sent | verified | failed | ended} (code_sent: show the code
+entry; the session frame says "verification": "code" while one is pending). A message
+frame of a bot answer from an article carries "article" (its slug) and "helpful"
+(None until answered). A message that is just 6 digits while a code is pending is taken
+as the code, not stored as chat text.
 
 Agent, `/ws/care/console/` (agents and admins signed in with TOTP):
   {"type": "join", "conversation": "<uuid>", "last": 0}  watch a chat (notes included)
   {"type": "message", "conversation": "<uuid>", "body": "…", "internal": false}
-Frames it receives: message, status, queue (the queue changed), error.
+Frames it receives: message, status, queue (the queue changed), error, and
+verification {conversation, state} (an identity check of a watched chat changed).
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ from django.utils.translation import gettext as _
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.models import Device
 
-from simcare.care import chat_queries, chat_services, relay, tokens
+from simcare.care import chat_queries, chat_services, relay, tokens, verification
 from simcare.care.models import Conversation
 from simcare.kit.problems import DomainError
 
@@ -92,6 +100,7 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
                 "status": self.conversation.status,
                 "language": self.conversation.language,
                 "transcript_token": tokens.transcript_token(public_id),
+                "verification": await database_sync_to_async(_pending_code)(self.conversation),
             }
         )
         await self._send_after(_int(query.get("last", 0)))
@@ -118,7 +127,30 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
         kind = content.get("type")
         try:
             with translation.override(self.conversation.language):
-                if kind == "message":
+                if kind == "message" and await database_sync_to_async(_is_code_entry)(
+                    self.conversation, content.get("body")
+                ):
+                    await database_sync_to_async(verification.submit_code)(
+                        self.conversation, content.get("body")
+                    )
+                elif kind == "verify_code":
+                    await database_sync_to_async(verification.submit_code)(
+                        self.conversation, content.get("code")
+                    )
+                elif kind == "helpful":
+                    await database_sync_to_async(chat_services.answer_helpful)(
+                        self.conversation,
+                        message_id=content.get("message"),
+                        is_helpful=content.get("helpful"),
+                    )
+                    await self.send_json(
+                        {
+                            "type": "notice",
+                            "text": _("Thank you for your feedback."),
+                            "helpful_recorded": _int(content.get("message")),
+                        }
+                    )
+                elif kind == "message":
                     await database_sync_to_async(chat_services.post_visitor_message)(
                         self.conversation,
                         body=content.get("body"),
@@ -157,6 +189,21 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def chat_status(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "status", "status": event["status"]})
+
+    async def chat_verification(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "verification", "state": event["state"]})
+
+
+def _pending_code(conversation: Conversation) -> str:
+    return "code" if verification.pending_code_check(conversation) is not None else ""
+
+
+def _is_code_entry(conversation: Conversation, body: object) -> bool:
+    """Six digits typed while a code is pending: the code, never kept as a chat message."""
+    return (
+        verification.normalized_code(body) is not None
+        and verification.pending_code_check(conversation, or_expired=True) is not None
+    )
 
 
 def _verified_care_agent(scope: dict[str, Any]) -> Any:
@@ -245,6 +292,12 @@ class AgentConsoleConsumer(AsyncJsonWebsocketConsumer):
     async def chat_status(self, event: dict[str, Any]) -> None:
         await self.send_json(
             {"type": "status", "conversation": event["conversation"], "status": event["status"]}
+        )
+
+    async def chat_verification(self, event: dict[str, Any]) -> None:
+        conversation = event.get("conversation", "")
+        await self.send_json(
+            {"type": "verification", "conversation": conversation, "state": event["state"]}
         )
 
     async def queue_changed(self, event: dict[str, Any]) -> None:

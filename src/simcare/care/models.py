@@ -10,6 +10,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from simcare.kit.crypto import EncryptedTextField
+
 
 class KbLanguage(models.TextChoices):
     ZH_HANS = "zh-hans", _("Simplified Chinese")
@@ -82,6 +84,14 @@ class ArticleFeedback(models.Model):
     is_helpful = models.BooleanField(_("helpful"))
     question = models.CharField(_("question asked"), max_length=500, blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    # The bot's chat message it answers, when asked in the chat: one answer per message.
+    chat_message = models.OneToOneField(
+        "care.Message",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="feedback",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -312,6 +322,10 @@ class Message(models.Model):
     client_id = models.CharField(max_length=64, blank=True)
     # A checked file goes with it (ChatAttachment); the body then holds the file's name.
     has_attachment = models.BooleanField(default=False)
+    # The knowledge-base article a bot message answered with: "was this helpful?" asks of it.
+    article = models.ForeignKey(
+        Article, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["id"]
@@ -407,3 +421,66 @@ class ChatAttachment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- identity verification ---------------------------------------------------------------
+
+
+class VerificationMethod(models.TextChoices):
+    SMS_CODE = "sms_code", _("Code by SMS")
+    EMAIL_CODE = "email_code", _("Code by email")
+    PIN_DOB = "pin_dob", _("Account PIN and date of birth")
+
+
+class VerificationStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for the code")
+    VERIFIED = "verified", _("Verified")
+    FAILED = "failed", _("Failed")
+    EXPIRED = "expired", _("Expired")
+    CANCELLED = "cancelled", _("Replaced by a newer check")
+
+
+class IdentityCheck(models.Model):
+    """One identity check an agent ran in a chat, e.g. a code sent by SMS to Lin Wei's line
+    +1 416 555 0142 at 10:04, typed in the chat at 10:05: verified, valid for the chat
+    until 10:20. Or the account PIN with the date of birth, entered by the agent.
+
+    Only an HMAC of the code is kept for checking it; the code itself is held encrypted
+    until the outbox has had its chance to send it and is wiped when the check ends
+    (care/verification.py)."""
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="identity_checks"
+    )
+    subscriber = models.ForeignKey(
+        "accounts.Subscriber", on_delete=models.CASCADE, related_name="identity_checks"
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    method = models.CharField(_("method"), max_length=12, choices=VerificationMethod.choices)
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=VerificationStatus.choices,
+        default=VerificationStatus.PENDING,
+    )
+    line = models.ForeignKey(
+        "lines.Line", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    code_hash = models.CharField(max_length=64, blank=True)
+    code_secret = EncryptedTextField(blank=True, default="")
+    failures = models.PositiveSmallIntegerField(_("failed tries"), default=0)
+    created_at = models.DateTimeField(_("started at"), default=timezone.now, db_index=True)
+    code_expires_at = models.DateTimeField(_("code expires at"), null=True, blank=True)
+    verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
+    bound_until = models.DateTimeField(_("valid for the chat until"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["subscriber", "created_at"])]
+        verbose_name = _("identity check")
+        verbose_name_plural = _("identity checks")
+
+    def __str__(self) -> str:
+        return f"{self.get_method_display()} {self.get_status_display()}"

@@ -18,6 +18,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.core.exceptions import ObjectDoesNotExist
 
 from simcare.care.models import Conversation, Message, Sender
 
@@ -48,7 +49,20 @@ def message_payload(message: Message) -> dict[str, Any]:
         "author": (author.first_name or author.username) if author is not None else "",
         "client_id": message.client_id,
         "attachment": _attachment(message) if message.has_attachment else None,
+        # A bot answer from a help article: the widget asks "was this helpful?" while
+        # `helpful` is None (then True or False, answered once).
+        "article": message.article.slug if message.article is not None else None,
+        "helpful": _helpful(message),
     }
+
+
+def _helpful(message: Message) -> bool | None:
+    if message.article_id is None:
+        return None
+    try:
+        return bool(message.feedback.is_helpful)
+    except ObjectDoesNotExist:
+        return None
 
 
 def _attachment(message: Message) -> dict[str, Any]:
@@ -89,3 +103,12 @@ def publish_conversation(conversation: Conversation) -> None:
     for user_id in (conversation.offered_to_id, conversation.agent_id):
         if user_id is not None:
             _send(agent_group(user_id), {"type": "queue.changed", **payload})
+
+
+def publish_verification(public_id: object, state: str) -> None:
+    """An identity check of the chat changed: "code_sent" (the widget shows a code entry),
+    "verified", "failed" or "ended". Never carries the code."""
+    _send(
+        chat_group(public_id),
+        {"type": "chat.verification", "conversation": str(public_id), "state": state},
+    )

@@ -14,7 +14,7 @@ from simcare.accounts.models import User
 from simcare.accounts.services import record_audit
 from simcare.care import retrieval
 from simcare.care.errors import KnowledgeBaseFileRefused
-from simcare.care.models import Article, ArticleFeedback, ArticleTranslation
+from simcare.care.models import Article, ArticleFeedback, ArticleTranslation, Message
 
 SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
 MAX_SLUG = 100
@@ -234,11 +234,29 @@ def import_articles(
 
 @transaction.atomic
 def record_feedback(
-    article: Article, *, language: str, is_helpful: bool, question: str = ""
+    article: Article,
+    *,
+    language: str,
+    is_helpful: bool,
+    question: str = "",
+    chat_message: Message | None = None,
 ) -> ArticleFeedback:
-    """One "was this helpful?" answer; the question is kept to improve the article."""
+    """One "was this helpful?" answer; the question is kept to improve the article. With
+    `chat_message` (the bot's answer in a chat) it is one answer per message: a second
+    call returns the first."""
     if language not in retrieval.LANGUAGES:
         language = "en"
+    if chat_message is not None:
+        feedback, _created = ArticleFeedback.objects.get_or_create(
+            chat_message=chat_message,
+            defaults={
+                "article": article,
+                "language": language,
+                "is_helpful": is_helpful,
+                "question": question.strip()[:MAX_FEEDBACK_QUESTION],
+            },
+        )
+        return feedback
     return ArticleFeedback.objects.create(
         article=article,
         language=language,

@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -61,6 +62,12 @@ class NotificationTemplate:
     description: str
     reference_at: str = ""
     expires_with_period: bool = False
+    # Sent because the recipient asked for it this minute (an identity code): notification
+    # opt-outs do not apply, and an SMS goes to the number of the row's line.
+    on_request: bool = False
+    # Secrets read from their source at send time: {name: value}, added to the context and
+    # masked in the stored copy (never kept in the row's context).
+    secret_context: Callable[[Notification], dict[str, str]] | None = None
 
 
 class UnknownTemplate(KeyError):
@@ -71,9 +78,17 @@ REGISTRY: dict[str, NotificationTemplate] = {}
 
 
 def register(
-    name: str, *, description: str, reference_at: str = "", expires_with_period: bool = False
+    name: str,
+    *,
+    description: str,
+    reference_at: str = "",
+    expires_with_period: bool = False,
+    on_request: bool = False,
+    secret_context: Callable[[Notification], dict[str, str]] | None = None,
 ) -> NotificationTemplate:
-    template = NotificationTemplate(name, description, reference_at, expires_with_period)
+    template = NotificationTemplate(
+        name, description, reference_at, expires_with_period, on_request, secret_context
+    )
     REGISTRY[name] = template
     return template
 
@@ -229,7 +244,7 @@ def _qr_png(code: str) -> bytes:
 
 def render(notification: Notification, *, language: str | None = None) -> RenderedMessage:
     """The texts of a notification in `language` (default: the recipient's current one)."""
-    get_template(notification.template)
+    template = get_template(notification.template)
     recipient = notification.recipient
     language = supported_language(
         language or (recipient.language if recipient is not None else notification.language)
@@ -258,6 +273,10 @@ def render(notification: Notification, *, language: str | None = None) -> Render
             secrets.append(code)
             attachments.append(Attachment("esim-qr.png", _qr_png(code), "image/png"))
     context.update(_restore_datetimes(notification.context or {}))
+    if template.secret_context is not None:
+        read = template.secret_context(notification)
+        context.update(read)
+        secrets.extend(value for value in read.values() if value)
 
     folder = f"notify/{notification.template}"
     with translation.override(language), timezone.override(business_zone()):

@@ -174,6 +174,13 @@ def resolve_address(notification: Notification) -> str:
     if recipient is None or not recipient.is_active:
         raise _Skip("no recipient")
     subscriber = _subscriber_of(recipient)
+    template = rendering.REGISTRY.get(notification.template)
+    if template is not None and template.on_request:
+        # Asked for this minute (an identity code): no opt-out applies; an SMS goes to the
+        # line whose possession it proves.
+        subscriber = None
+        if notification.channel == Channel.SMS and notification.line is not None:
+            return notification.line.msisdn
     if notification.channel == Channel.EMAIL:
         if subscriber is not None and not subscriber.email_notifications_enabled:
             raise _Skip("opted out of email")

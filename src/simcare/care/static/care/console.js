@@ -49,6 +49,20 @@
     log.scrollTop = log.scrollHeight;
   }
 
+  // An identity check of this chat changed (the customer typed the code): the customer
+  // panel's actions depend on it, so reload it unless the agent is typing a reply.
+  function verificationChanged() {
+    var area = document.getElementById("reply-body");
+    if (!area || !area.value) { window.location.reload(); return; }
+    var section = document.getElementById("verify");
+    if (section && !section.querySelector(".verify-changed")) {
+      var note = document.createElement("p");
+      note.className = "verify-changed";
+      note.textContent = section.getAttribute("data-changed") || "";
+      section.insertBefore(note, section.firstChild);
+    }
+  }
+
   function connect() {
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + window.location.host + root.getAttribute("data-console-socket"));
@@ -64,6 +78,7 @@
       if ((frame.type === "queue" || frame.type === "status") && window.htmx) {
         window.htmx.trigger(document.body, "care-queue");
       }
+      if (frame.type === "verification" && frame.conversation === conversation) { verificationChanged(); }
       if (frame.type === "status" && frame.conversation === conversation) {
         var status = document.querySelector(".chat-status");
         if (status) { status.textContent = frame.status; }

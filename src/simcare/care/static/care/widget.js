@@ -17,15 +17,18 @@
     "en": { attach: "Send a photo or PDF", open: "Chat with us", title: "Chat", send: "Send", person: "Talk to a person",
             placeholder: "Type your question", text: "Transcript (text)", pdf: "PDF",
             email: "Email me the transcript", close: "Close", offline: "Reconnecting…",
-            visitor: "You", bot: "Assistant", agent: "Agent", system: "" },
+            visitor: "You", bot: "Assistant", agent: "Agent", system: "",
+            code: "Identity code (6 digits)", verify: "Confirm", helpful: "Was this helpful?", yes: "Yes", no: "No" },
     "fr": { attach: "Envoyer une photo ou un PDF", open: "Clavarder avec nous", title: "Clavardage", send: "Envoyer", person: "Parler à une personne",
             placeholder: "Écrivez votre question", text: "Transcription (texte)", pdf: "PDF",
             email: "M'envoyer la transcription", close: "Fermer", offline: "Reconnexion…",
-            visitor: "Vous", bot: "Assistant", agent: "Agent", system: "" },
+            visitor: "Vous", bot: "Assistant", agent: "Agent", system: "",
+            code: "Code d'identité (6 chiffres)", verify: "Confirmer", helpful: "Cette réponse vous a-t-elle aidé?", yes: "Oui", no: "Non" },
     "zh-hans": { attach: "发送图片或PDF", open: "在线咨询", title: "在线咨询", send: "发送", person: "转人工",
             placeholder: "请输入您的问题", text: "聊天记录（文本）", pdf: "PDF",
             email: "将聊天记录发到我的邮箱", close: "关闭", offline: "正在重新连接…",
-            visitor: "您", bot: "助手", agent: "客服", system: "" }
+            visitor: "您", bot: "助手", agent: "客服", system: "",
+            code: "身份验证码（6位数字）", verify: "确认", helpful: "这个回答有帮助吗？", yes: "有帮助", no: "没有帮助" }
   };
 
   function pickLanguage() {
@@ -79,6 +82,19 @@
   send.type = "submit";
   form.appendChild(input);
   form.appendChild(send);
+  // The identity code an agent sent: its own entry, so it never becomes chat text.
+  var codeForm = el("form", "simcare-chat-code");
+  var codeInput = el("input", "simcare-chat-code-input");
+  codeInput.inputMode = "numeric";
+  codeInput.autocomplete = "one-time-code";
+  codeInput.maxLength = 7;
+  codeInput.setAttribute("aria-label", t.code);
+  codeInput.placeholder = t.code;
+  var codeButton = el("button", "simcare-chat-code-send", t.verify);
+  codeButton.type = "submit";
+  codeForm.appendChild(codeInput);
+  codeForm.appendChild(codeButton);
+  codeForm.hidden = true;
   var tools = el("div", "simcare-chat-tools");
   var person = el("button", "simcare-chat-person", t.person);
   person.type = "button";
@@ -92,7 +108,7 @@
   var email = el("button", "simcare-chat-email", t.email);
   email.type = "button";
   [person, fileLabel, textLink, pdfLink, email].forEach(function (node) { tools.appendChild(node); });
-  [header, log, state, form, tools].forEach(function (node) { panel.appendChild(node); });
+  [header, log, state, codeForm, form, tools].forEach(function (node) { panel.appendChild(node); });
   document.body.appendChild(launcher);
   document.body.appendChild(panel);
 
@@ -140,12 +156,33 @@
       body.appendChild(linkified(message.body));
     }
     item.appendChild(body);
+    if (message.sender === "bot" && message.article && message.helpful === null) { item.appendChild(helpfulButtons(message.id)); }
     // In id order: two processes may relay messages a moment apart.
     var later = Array.prototype.find.call(log.children, function (other) {
       return parseInt(other.getAttribute("data-id"), 10) > message.id;
     });
     log.insertBefore(item, later || null);
     log.scrollTop = log.scrollHeight;
+  }
+
+  function helpfulButtons(messageId) {
+    var box = el("div", "simcare-helpful");
+    box.appendChild(el("span", "simcare-helpful-question", t.helpful));
+    [[t.yes, true], [t.no, false]].forEach(function (choice) {
+      var button = el("button", "simcare-helpful-answer", choice[0]);
+      button.type = "button";
+      button.addEventListener("click", function () {
+        submit({ type: "helpful", message: messageId, helpful: choice[1] });
+        box.remove();
+      });
+      box.appendChild(button);
+    });
+    return box;
+  }
+
+  function showCodeEntry(visible) {
+    codeForm.hidden = !visible;
+    if (visible) { codeInput.value = ""; codeInput.focus(); }
   }
 
   function socketUrl() {
@@ -172,8 +209,11 @@
         pdfLink.href = new URL("/chat/transcripts/" + conversation + ".pdf" + query, base).href;
         delay = 500;
         pending.forEach(function (item) { socket.send(JSON.stringify(item)); });
+        showCodeEntry(frame.verification === "code");
       } else if (frame.type === "message") {
         show(frame);
+      } else if (frame.type === "verification") {
+        showCodeEntry(frame.state === "code_sent");
       } else if (frame.type === "error" || frame.type === "notice") {
         state.textContent = frame.message || frame.text || "";
       } else if (frame.type === "status" && frame.status === "closed") {
@@ -227,6 +267,13 @@
   });
   input.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }
+  });
+  codeForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var code = codeInput.value.replace(/\s/g, "");
+    if (!code) { return; }
+    if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify({ type: "verify_code", code: code })); }
+    codeInput.value = "";
   });
   person.addEventListener("click", function () {
     if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify({ type: "person" })); }
