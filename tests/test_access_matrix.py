@@ -375,6 +375,7 @@ SAMPLES.update(
         "portal:auto_renew": lambda world: [Sample({"msisdn": world.line.msisdn})],
         "portal:esim": lambda world: [Sample({"msisdn": _esim_line(world).msisdn})],
         "portal:buy_esim": lambda world: [Sample({"plan_code": world.plan.code})],
+        "portal:usage": lambda world: [Sample({"msisdn": world.line.msisdn})],
     }
 )
 
@@ -563,6 +564,12 @@ EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
     "portal:esim": _PORTAL,
     "portal:buy_esim": _PORTAL,
     "portal:save_card": everyone(NOT_GET),
+    "portal:usage": _PORTAL,
+    "portal:notifications": _PORTAL,
+    "portal:profile": _PORTAL,
+    "portal:change_pin": everyone(NOT_GET),
+    "portal:export": everyone(NOT_GET),
+    "portal:close_account": _PORTAL,
 }
 
 # The agent console: agents and admins with TOTP; staff without it are sent to sign in.
