@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections.abc import Callable
 
 import pytest
@@ -15,30 +14,15 @@ from simcare.catalog.models import Plan
 from simcare.lines.models import Line
 from simcare.notify import services as notify
 from simcare.notify.models import Notification, NotificationStatus
-from simcare.usage import services as usage_services
 from tests.conftest import signed_in_client
+from tests.portal.conftest import record_usage
 
 pytestmark = pytest.mark.django_db
 
 
-def _import(*rows: str) -> None:
-    header = "record_id,msisdn,type,started_at,quantity,zone,direction"
-    data = "\n".join([header, *rows]).encode() + b"\n"
-    report = usage_services.import_cdrs(
-        io.BytesIO(data), file_name="test.csv", now=timezone.now() + dt.timedelta(minutes=1)
-    )
-    assert report.applied == len(rows)
-
-
 @pytest.fixture
 def used_line(lin_line: Line) -> Line:
-    moment = timezone.now().isoformat()  # after the activation: usage before it is refused
-    _import(
-        f"a,{lin_line.msisdn},data,{moment},3145728,CA,",  # 3 MB in bytes
-        f"b,{lin_line.msisdn},voice,{moment},125,CA,out",  # 3 started minutes
-        f"c,{lin_line.msisdn},sms,{moment},1,CA,out",
-        f"d,{lin_line.msisdn},sms,{moment},1,CA,out",
-    )
+    record_usage(lin_line)
     return lin_line
 
 
