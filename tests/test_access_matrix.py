@@ -570,6 +570,10 @@ EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
     "portal:change_pin": everyone(NOT_GET),
     "portal:export": everyone(NOT_GET),
     "portal:close_account": _PORTAL,
+    # Bearer-token endpoints: no session reaches them (401 for every client here).
+    "api:get_my_profile": everyone(DENIED),
+    "api:update_my_profile": everyone(DENIED),
+    "api:export_my_data": everyone(DENIED),
 }
 
 # The agent console: agents and admins with TOTP; staff without it are sent to sign in.

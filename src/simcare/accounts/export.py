@@ -42,14 +42,20 @@ def export_personal_data(
     now = now or timezone.now()
     # The lock serializes two requests at once, so the interval holds under a double click.
     subscriber = Subscriber.objects.select_for_update().select_related("user").get(pk=subscriber.pk)
-    recent = AuditEvent.objects.filter(
-        action="subscriber.data_exported",
-        object_type="subscriber",
-        object_id=str(subscriber.pk),
-        created_at__gt=now - MIN_INTERVAL,
+    last = (
+        AuditEvent.objects.filter(
+            action="subscriber.data_exported",
+            object_type="subscriber",
+            object_id=str(subscriber.pk),
+            created_at__gt=now - MIN_INTERVAL,
+        )
+        .order_by("-created_at")
+        .first()
     )
-    if recent.exists():
-        raise errors.ExportTooSoon
+    if last is not None:
+        raise errors.ExportTooSoon(
+            retry_after=(last.created_at + MIN_INTERVAL - now).total_seconds()
+        )
     document = build_document(subscriber, now=now)
     record_audit(
         "subscriber.data_exported",
