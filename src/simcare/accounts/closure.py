@@ -32,6 +32,15 @@ from django.utils import timezone
 from simcare.accounts import errors
 from simcare.accounts.models import ApiToken, AuditEvent, Subscriber, User
 from simcare.accounts.services import record_audit
+from simcare.aftersales.models import ReturnPhoto, ReturnRequest, Review, ReviewStatus
+from simcare.care.models import ChatAttachment, Conversation, Message
+from simcare.ivr.models import CallSession, Voicemail
+from simcare.ledger import queries as ledger_queries
+from simcare.lines import services as line_services
+from simcare.lines.models import Line, LineEvent, LineState
+from simcare.notify.models import Notification, NotificationStatus
+from simcare.orders.models import AutoRenewSetting, Order, OrderState, SavedPaymentMethod
+from simcare.orders.services import ordering
 
 CLOSED_USERNAME_PREFIX = "closed-"
 
@@ -61,12 +70,6 @@ def close_account(
 
     Refuses ConfirmationMissing, PasswordIncorrect, AccountClosed; a refusal changes nothing.
     """
-    from simcare.ledger import queries as ledger_queries
-    from simcare.lines import services as line_services
-    from simcare.lines.models import Line, LineState
-    from simcare.orders.models import AutoRenewSetting, Order, OrderState, SavedPaymentMethod
-    from simcare.orders.services import ordering
-
     now = now or timezone.now()
     subscriber = Subscriber.objects.select_for_update().select_related("user").get(pk=subscriber.pk)
     user = User.objects.select_for_update().get(pk=subscriber.user_id)
@@ -139,19 +142,12 @@ def _erase_person(user: User, subscriber: Subscriber) -> None:
     subscriber.save()
     # Staff and the jobs name an actor by their username, which for a subscriber is their
     # email or mobile number: the history keeps the events, not the name.
-    from simcare.lines.models import LineEvent
-
     label = f"{CLOSED_USERNAME_PREFIX}{user.pk}"
     AuditEvent.objects.filter(actor=user).update(actor_label=label)
     LineEvent.objects.filter(actor=user).update(actor_label=label)
 
 
 def _erase_messages(user: User, subscriber: Subscriber) -> None:
-    from simcare.aftersales.models import ReturnPhoto, ReturnRequest, Review, ReviewStatus
-    from simcare.care.models import ChatAttachment, Conversation, Message
-    from simcare.ivr.models import CallSession, Voicemail
-    from simcare.notify.models import Notification, NotificationStatus
-
     notifications = Notification.objects.filter(recipient=user)
     notifications.filter(status=NotificationStatus.QUEUED).update(
         status=NotificationStatus.CANCELLED, last_error="cancelled: account closed"

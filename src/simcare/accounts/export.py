@@ -25,6 +25,22 @@ from django.utils import timezone
 from simcare.accounts import errors
 from simcare.accounts.models import AuditEvent, Subscriber, User
 from simcare.accounts.services import record_audit
+from simcare.aftersales.models import ReturnRequest, Review
+from simcare.care.models import Conversation, Message
+from simcare.ivr.models import Voicemail
+from simcare.ledger.models import LedgerEntry
+from simcare.lines.models import Bucket, Line, LineEvent
+from simcare.notify.models import Notification
+from simcare.orders.models import (
+    AutoRenewSetting,
+    CouponUse,
+    Order,
+    OrderItem,
+    Payment,
+    Receipt,
+    SavedPaymentMethod,
+)
+from simcare.usage.models import DailyUsage
 
 EXPORT_FORMAT = "simcare.personal-data/1"
 MIN_INTERVAL = dt.timedelta(minutes=5)
@@ -67,23 +83,6 @@ def export_personal_data(
 
 
 def build_document(subscriber: Subscriber, *, now: dt.datetime) -> dict[str, Any]:
-    from simcare.aftersales.models import ReturnRequest, Review
-    from simcare.care.models import Conversation, Message
-    from simcare.ivr.models import Voicemail
-    from simcare.ledger.models import LedgerEntry
-    from simcare.lines.models import Bucket, Line, LineEvent
-    from simcare.notify.models import Notification
-    from simcare.orders.models import (
-        AutoRenewSetting,
-        CouponUse,
-        Order,
-        OrderItem,
-        Payment,
-        Receipt,
-        SavedPaymentMethod,
-    )
-    from simcare.usage.models import DailyUsage
-
     user = subscriber.user
     lines = Line.objects.filter(subscriber=subscriber)
     orders = Order.objects.filter(subscriber=subscriber)
