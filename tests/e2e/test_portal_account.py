@@ -66,10 +66,12 @@ def test_usage_notifications_profile_download_and_closing_the_account(
     page.get_by_role("link", name="Notifications", exact=True).click()
     expect(page.get_by_role("heading", name="Notifications")).to_be_visible()
     expect(page.locator(".notice-list li").first).to_be_visible()
+    screenshot(page, "notifications-desktop-en")
     assert_accessible(page)
 
     # profile: consent to offers, then switch to French from the profile
     page.get_by_role("link", name="Profile", exact=True).click()
+    screenshot(page, "profile-desktop-en")
     assert_accessible(page)
     page.get_by_label("Yes, send me offers").check()
     page.select_option("#id_language", "fr")
@@ -96,6 +98,7 @@ def test_usage_notifications_profile_download_and_closing_the_account(
 
     # close the account: refused without the password, then closed
     page.get_by_role("link", name="Fermer mon compte").click()
+    screenshot(page, "close-account-desktop-fr")
     assert_accessible(page)
     page.get_by_label("Je comprends").check()
     page.get_by_role("button", name="Fermer mon compte").click()
