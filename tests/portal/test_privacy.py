@@ -14,6 +14,7 @@ from simcare.accounts import services as account_services
 from simcare.accounts.models import ApiToken, AuditEvent, Subscriber, User
 from simcare.care.models import Conversation, Message, Sender
 from simcare.catalog.models import Plan
+from simcare.ivr.models import Voicemail
 from simcare.ledger import queries as ledger_queries
 from simcare.lines.models import Line, LineState, Number, NumberStatus, SimStatus
 from simcare.notify.models import Notification, NotificationStatus
@@ -50,6 +51,13 @@ def lin_history(
     )
     Message.objects.create(
         conversation=conversation, sender=Sender.VISITOR, body="My passport is X1234567"
+    )
+    Voicemail.objects.create(
+        call_sid="CA1",
+        caller="+14165550142",
+        subscriber=lin,
+        recording_url="https://api.twilio.com/recordings/RE1",
+        recording_sid="RE1",
     )
     return order
 
@@ -230,6 +238,8 @@ def test_closing_erases_the_person_ends_the_lines_and_keeps_the_books_balanced(
     conversation = Conversation.objects.get(subscriber=subscriber)
     assert (conversation.visitor_name, conversation.visitor_contact) == ("", "")
     assert not AuditEvent.objects.filter(actor_label="lin").exists()
+    voicemail = Voicemail.objects.get(subscriber=subscriber)
+    assert (voicemail.caller, voicemail.recording_url, voicemail.recording_sid) == ("", "", "RE1")
 
     # the books: same orders and receipts, same wallet balance, ledger balanced
     assert (

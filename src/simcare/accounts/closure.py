@@ -12,7 +12,8 @@ What closing does, in one transaction:
   kept: the text and address of every notification, the text and attachments of their
   chats (and the visitor's name and contact), the description and photos of their
   returns, the text and replies of their reviews (which are unpublished), the caller
-  number and recording link of their voicemails;
+  number and recording link of their voicemails (the recording SID stays, to delete
+  the recording at Twilio);
 - financial records stay as the law requires (orders, items, payments, receipts, coupon
   uses, the ledger and the wallet account with any balance left), attached to the
   anonymised subscriber row, which no longer says who the person was.
@@ -171,7 +172,6 @@ def _erase_messages(user: User, subscriber: Subscriber) -> None:
     Review.objects.filter(subscriber=subscriber).update(
         text="", reply="", status=ReviewStatus.REJECTED
     )
-    Voicemail.objects.filter(subscriber=subscriber).update(
-        caller="", recording_url="", recording_sid=""
-    )
+    # The recording SID stays: it is how an operator deletes the recording at Twilio.
+    Voicemail.objects.filter(subscriber=subscriber).update(caller="", recording_url="")
     CallSession.objects.filter(subscriber=subscriber).update(caller="")
