@@ -103,6 +103,21 @@ def test_notifications_list_the_subscribers_own_messages_newest_first(
     assert sent.subject in page
 
 
+def test_a_message_not_yet_sent_shows_what_it_is_about_in_the_pages_language(
+    lin: Subscriber, lin_client: Client, lin_line: Line
+) -> None:
+    queued = Notification.objects.filter(recipient=lin.user, status=NotificationStatus.QUEUED)
+    assert queued.count() == 2
+    assert set(queued.values_list("subject", flat=True)) == {""}
+
+    english = lin_client.get("/en/portal/notifications/").content.decode()
+    chinese = lin_client.get("/zh-hans/portal/notifications/").content.decode()
+
+    assert english.count("Your line (905) 555-") == 2
+    assert english.count("The text is written when the message goes out.") == 2
+    assert chinese.count("已开通") >= 2
+
+
 def test_notifications_are_paginated(lin: Subscriber, lin_client: Client) -> None:
     start = timezone.now() - dt.timedelta(days=1)
     for index in range(25):
