@@ -394,6 +394,7 @@ SAMPLES.update(
                 {"card_id": str(SavedPaymentMethod.objects.order_by("pk").values("pk")[0]["pk"])}
             )
         ],
+        "portal:usage": lambda world: [Sample({"msisdn": world.line.msisdn})],
     }
 )
 
@@ -583,6 +584,16 @@ EXPECTED: dict[str, dict[str, str | frozenset[str]]] = {
     "portal:buy_esim": _PORTAL,
     "portal:save_card": everyone(NOT_GET),
     "portal:remove_card": everyone(NOT_GET),
+    "portal:usage": _PORTAL,
+    "portal:notifications": _PORTAL,
+    "portal:profile": _PORTAL,
+    "portal:change_pin": everyone(NOT_GET),
+    "portal:export": everyone(NOT_GET),
+    "portal:close_account": _PORTAL,
+    # Bearer-token endpoints: no session reaches them (401 for every client here).
+    "api:get_my_profile": everyone(DENIED),
+    "api:update_my_profile": everyone(DENIED),
+    "api:export_my_data": everyone(DENIED),
 }
 
 # The agent console: agents and admins with TOTP; staff without it are sent to sign in.

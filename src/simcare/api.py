@@ -24,6 +24,7 @@ from ninja import NinjaAPI, Swagger
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
 from simcare.accounts.api import router as accounts_router
+from simcare.accounts.profile_api import router as profile_router
 from simcare.aftersales.api import router as aftersales_router
 from simcare.kit.api import PROBLEM_CONTENT_TYPE, domain_problem, problem_response
 from simcare.kit.problems import (
@@ -241,4 +242,5 @@ api.add_router("/me/", lines_router)
 api.add_router("/me/", orders_router)
 api.add_router("/me/", aftersales_router)
 api.add_router("/me/", usage_router)
+api.add_router("/me/", profile_router)
 api.add_router("/", partners_router)

@@ -4,6 +4,7 @@ eSIM stock for a purchase."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,7 @@ from simcare.ledger import services as ledger
 from simcare.lines.models import Line, Number, SimCard, SimKind
 from simcare.orders.models import Coupon, DiscountKind
 from simcare.orders.services import vouchers
+from simcare.usage import services as usage_services
 from tests.conftest import signed_in_client
 from tests.lines.conftest import make_line
 from tests.lines.stock_support import iccid
@@ -117,3 +119,21 @@ def assert_sent_to_stripe(response: HttpResponse) -> None:
     page = response.content.decode()
     assert 'http-equiv="refresh" content="0;url=https://checkout.stripe.test/' in page
     assert 'id="provider-link" href="https://checkout.stripe.test/' in page
+
+
+def record_usage(line: Line) -> None:
+    """Usage just now on line, through the CDR import: 3 MB of data, 3 call minutes, 2 texts."""
+    moment = timezone.now().isoformat()  # after the activation: usage before it is refused
+    rows = [
+        f"a{line.pk},{line.msisdn},data,{moment},3145728,CA,",  # bytes
+        f"b{line.pk},{line.msisdn},voice,{moment},125,CA,out",  # seconds: 3 started minutes
+        f"c{line.pk},{line.msisdn},sms,{moment},1,CA,out",
+        f"d{line.pk},{line.msisdn},sms,{moment},1,CA,out",
+    ]
+    header = "record_id,msisdn,type,started_at,quantity,zone,direction"
+    report = usage_services.import_cdrs(
+        io.BytesIO("\n".join([header, *rows, ""]).encode()),
+        file_name="usage.csv",
+        now=timezone.now() + dt.timedelta(minutes=1),
+    )
+    assert report.applied == len(rows)

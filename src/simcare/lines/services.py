@@ -673,3 +673,52 @@ def record_profile_download(sim: SimCard, *, at: dt.datetime) -> bool:
             pk=sim.pk, kind=SimKind.ESIM, profile_downloaded_at__isnull=True
         ).update(profile_downloaded_at=at)
     )
+
+
+@transaction.atomic
+def terminate_line(
+    line: Line,
+    *,
+    acting_user: User | None,
+    cause: str,
+    now: dt.datetime | None = None,
+) -> Line:
+    """End a live line at once because its owner closed their account.
+
+    Unlike a returned purchase, the number was in use: it goes to quarantine for
+    `number_quarantine_days`, as after the lifecycle's own recycling, so nobody else
+    gets the closed account's calls and texts the next day. The card is revoked (a
+    physical card stays with the person; an eSIM profile is dead), the buckets end
+    now, auto-renew is off and the line's queued reminders are cancelled.
+    """
+    now = now or timezone.now()
+    line = _live_line_locked(line)
+    from_state = line.state
+    line.state = LineState.RECYCLED
+    line.state_changed_at = now
+    line.recycled_at = now
+    line.auto_renew = False
+    if line.period_end > now:
+        line.period_end = max(now, line.period_start + dt.timedelta(seconds=1))
+    line.save(
+        update_fields=["state", "state_changed_at", "recycled_at", "period_end", "auto_renew"]
+    )
+    Bucket.objects.filter(line=line, expires_at__gt=now).update(expires_at=now)
+    Number.objects.filter(pk=line.number_id).update(
+        status=NumberStatus.QUARANTINE,
+        quarantine_until=now + lifecycle.current_config().quarantine,
+        updated_at=now,
+    )
+    SimCard.objects.filter(pk=line.sim_id).update(status=SimStatus.REVOKED)
+    LineEvent.objects.create(
+        line=line,
+        created_at=now,
+        actor=acting_user,
+        actor_label=actor_label(acting_user),
+        from_state=from_state,
+        to_state=LineState.RECYCLED,
+        cause=cause,
+    )
+    record_audit("line.terminated", actor=acting_user, target=line, cause=cause)
+    notify.cancel_queued(line=line, templates=lifecycle.STALE_AFTER_RENEWAL_TEMPLATES)
+    return line

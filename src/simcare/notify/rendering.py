@@ -308,3 +308,24 @@ def _tidy(text: str) -> str:
 
 def _render_text(name: str, context: dict[str, Any]) -> str:
     return text_engine().get_template(name).render(Context(context, autoescape=False))
+
+
+def subject_preview(notification: Notification, *, language: str) -> str:
+    """The subject line of a message not yet sent (or never sent), in `language`, for the
+    recipient's own list of notifications. No secret is read: the subject has none."""
+    get_template(notification.template)
+    language = supported_language(language)
+    recipient = notification.recipient
+    context: dict[str, Any] = {
+        "recipient_name": recipient.first_name if recipient else "",
+        "portal_url": portal_url(language),
+        "language": language,
+    }
+    if notification.line is not None:
+        context.update(
+            _line_context(notification.line, notification.reference_at, language, timezone.now())
+        )
+    context.update(_restore_datetimes(notification.context or {}))
+    with translation.override(language), timezone.override(business_zone()):
+        subject = _render_text(f"notify/{notification.template}/subject.txt", context)
+    return " ".join(subject.split())

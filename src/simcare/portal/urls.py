@@ -4,8 +4,12 @@ from simcare.portal import (
     autorenew_views,
     buy_views,
     esim_views,
+    notifications_views,
     orders_views,
+    privacy_views,
+    profile_views,
     renew_views,
+    usage_views,
     views,
     wallet_views,
 )
@@ -27,4 +31,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("portal/buy/<slug:plan_code>/", buy_views.buy_esim, name="buy_esim"),
     path("portal/cards/save/", autorenew_views.save_card, name="save_card"),
     path("portal/cards/<int:card_id>/remove/", autorenew_views.remove_card, name="remove_card"),
+    path("portal/lines/<str:msisdn>/usage/", usage_views.line_usage, name="usage"),
+    path("portal/notifications/", notifications_views.notifications, name="notifications"),
+    path("portal/profile/", profile_views.profile, name="profile"),
+    path("portal/profile/pin/", profile_views.change_pin, name="change_pin"),
+    path("portal/profile/my-data/", privacy_views.export, name="export"),
+    path("portal/profile/close/", privacy_views.close_account, name="close_account"),
 ]

@@ -387,6 +387,35 @@ def save_payment_method(
     return method
 
 
+def _detach(method_reference: str) -> None:
+    """Detach a saved card at Stripe; one Stripe no longer knows counts as detached."""
+    try:
+        _client().v1.payment_methods.detach(method_reference)
+    except stripe.InvalidRequestError as error:
+        if error.code != "resource_missing":
+            raise _provider_error(error) from error
+    except stripe.StripeError as error:
+        _log_failure("detach", None, error)
+        raise _provider_error(error) from error
+
+
+def detach_quietly(method_references: list[str]) -> int:
+    """Detach cards already removed here (an account closure, after it committed): each
+    failure is logged for an operator to finish in Stripe's dashboard, none is raised.
+    Returns how many were detached."""
+    if not is_configured():
+        return 0
+    detached = 0
+    for reference in method_references:
+        try:
+            _detach(reference)
+        except errors.PaymentProviderError:
+            logger.warning("saved card left at stripe", extra={"method_reference": reference})
+        else:
+            detached += 1
+    return detached
+
+
 def remove_saved_method(method: SavedPaymentMethod, *, acting_user: User | None) -> None:
     """Forget a saved card: detach it at Stripe, then stop offering it and stop auto-renew
     from charging it (its lines fall back to the wallet). Removing twice is a no-op; a card
@@ -395,14 +424,7 @@ def remove_saved_method(method: SavedPaymentMethod, *, acting_user: User | None)
     if method.removed_at is not None:
         return
     if is_configured():
-        try:
-            _client().v1.payment_methods.detach(method.method_reference)
-        except stripe.InvalidRequestError as error:
-            if error.code != "resource_missing":
-                raise _provider_error(error) from error
-        except stripe.StripeError as error:
-            _log_failure("detach", None, error)
-            raise _provider_error(error) from error
+        _detach(method.method_reference)
     with transaction.atomic():
         Subscriber.objects.select_for_update().filter(pk=method.subscriber_id).first()
         changed = SavedPaymentMethod.objects.filter(pk=method.pk, removed_at__isnull=True).update(
