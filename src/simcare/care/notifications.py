@@ -5,3 +5,8 @@ from __future__ import annotations
 from simcare.notify.rendering import register
 
 register("care.transcript", description="A chat transcript the customer asked to have emailed.")
+register("care.sla_breach", description="To a team lead: a ticket missed its SLA target.")
+register("care.ticket_reply", description="An agent answered the customer's ticket.")
+register(
+    "care.ticket_rating", description="The customer's ticket is closed: rate our help (a link)."
+)
