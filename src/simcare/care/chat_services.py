@@ -283,7 +283,9 @@ def _hand_off(conversation: Conversation, *, now: dt.datetime) -> list[Message]:
         _route(now=now)
         return messages
     questions = list(
-        conversation.messages.filter(sender=Sender.VISITOR).order_by("id").values_list("body", flat=True)
+        conversation.messages.filter(sender=Sender.VISITOR)
+        .order_by("id")
+        .values_list("body", flat=True)
     )
     ticket = ticket_services.create_ticket(
         source=TicketSource.CHAT,

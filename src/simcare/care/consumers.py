@@ -8,7 +8,8 @@ token, then every message after `last`. Frames the client sends:
   {"type": "sync", "last": 41}                          everything after id 41
   {"type": "email_transcript"}                          the transcript to my account's email
   {"type": "attachment", "name": "…", "data": "<base64>", "client_id": "…"}  an image or PDF
-Frames it receives: session, message, status, notice, error {code, message}.
+  {"type": "rating", "score": 1-5, "comment": "…"}    CSAT of the closed chat, once
+Frames it receives: session, message, status, notice, rated {score, text}, error {code, message}.
 
 Agent, `/ws/care/console/` (agents and admins signed in with TOTP):
   {"type": "join", "conversation": "<uuid>", "last": 0}  watch a chat (notes included)
@@ -30,7 +31,7 @@ from django.utils.translation import gettext as _
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.models import Device
 
-from simcare.care import chat_queries, chat_services, relay, tokens
+from simcare.care import chat_queries, chat_services, relay, ticket_services, tokens
 from simcare.care.models import Conversation
 from simcare.kit.problems import DomainError
 
@@ -138,6 +139,8 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
                     await database_sync_to_async(chat_services.request_person)(self.conversation)
                 elif kind == "sync":
                     await self._send_after(_int(content.get("last", 0)))
+                elif kind == "rating":
+                    await self._rate(content)
                 elif kind == "email_transcript":
                     await database_sync_to_async(chat_services.email_transcript)(self.conversation)
                     await self.send_json(
@@ -146,6 +149,15 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
         except DomainError as error:
             with translation.override(self.conversation.language):
                 await self._error(type(error)())
+
+    async def _rate(self, content: dict[str, Any]) -> None:
+        """CSAT of the closed chat, once (a second try is an `rating_already_given` error)."""
+        rating = await database_sync_to_async(ticket_services.rate_conversation)(
+            self.conversation, score=content.get("score"), comment=content.get("comment") or ""
+        )
+        await self.send_json(
+            {"type": "rated", "score": rating.score, "text": _("Thank you for your rating!")}
+        )
 
     async def _refresh(self) -> None:
         self.conversation = await database_sync_to_async(Conversation.objects.get)(

@@ -127,8 +127,9 @@ def business_day_minutes(schedule: Schedule) -> int:
     if not days:
         return 24 * 60
     total = sum(
-        (dt.datetime.combine(dt.date.min, closes) - dt.datetime.combine(dt.date.min, opens))
-        .total_seconds()
+        (
+            dt.datetime.combine(dt.date.min, closes) - dt.datetime.combine(dt.date.min, opens)
+        ).total_seconds()
         // 60
         for spans in days
         for opens, closes in spans

@@ -485,9 +485,7 @@ class SlaPolicy(models.Model):
         _("priority"), max_length=8, choices=TicketPriority.choices, unique=True
     )
     first_response_minutes = models.PositiveIntegerField(_("first response (business minutes)"))
-    resolution_minutes = models.PositiveIntegerField(
-        _("resolution (business minutes)"), default=0
-    )
+    resolution_minutes = models.PositiveIntegerField(_("resolution (business minutes)"), default=0)
     resolution_business_days = models.PositiveSmallIntegerField(
         _("resolution (business days, added)"), default=0
     )

@@ -202,9 +202,7 @@ def escalate_conversation(
     conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
     if Ticket.objects.filter(conversation=conversation).exists():
         raise AlreadyEscalated()
-    lines = list(
-        conversation.messages.filter(sender=Sender.VISITOR).values_list("body", flat=True)
-    )
+    lines = list(conversation.messages.filter(sender=Sender.VISITOR).values_list("body", flat=True))
     body = "\n".join(lines)[:MAX_BODY] or subject
     if priority is None and conversation.is_vip:
         priority = TicketPriority.VIP
@@ -332,9 +330,7 @@ def set_status(
     ticket.resolved_at = now if status == TicketStatus.RESOLVED else None
     ticket.status = status
     ticket.save()
-    record_audit(
-        "care.ticket_status", actor=actor, target=ticket, previous=previous, status=status
-    )
+    record_audit("care.ticket_status", actor=actor, target=ticket, previous=previous, status=status)
     return ticket
 
 
@@ -510,7 +506,11 @@ def _store_rating(**fields: Any) -> SatisfactionRating:
 
 @transaction.atomic
 def rate_conversation(
-    conversation: Conversation, *, score: object, comment: object = "", now: dt.datetime | None = None
+    conversation: Conversation,
+    *,
+    score: object,
+    comment: object = "",
+    now: dt.datetime | None = None,
 ) -> SatisfactionRating:
     """The visitor's rating of their closed chat, once."""
     value, text = _check_rating(score, comment)
