@@ -215,7 +215,7 @@ def test_the_breach_email_renders_in_the_leads_language(
 
     note = Notification.objects.get(template="care.sla_breach")
     message = rendering.render(note)
-    assert message.subject.startswith("Le ticket n°")
+    assert message.subject == "Le billet n° 1 a dépassé son délai de première réponse"
     assert "Itinérance" in message.body
 
 
