@@ -125,8 +125,9 @@ def test_an_agent_replies_notes_changes_and_closes_a_ticket(
         ("care.ticket_rating", "email"),
     ]
     assert set(
-        AuditEvent.objects.filter(object_id=str(ticket.pk), action__startswith="care.ticket")
-        .values_list("action", flat=True)
+        AuditEvent.objects.filter(
+            object_id=str(ticket.pk), action__startswith="care.ticket"
+        ).values_list("action", flat=True)
     ) >= {
         "care.ticket_created",
         "care.ticket_note",
@@ -390,7 +391,9 @@ def test_a_closed_conversation_keeps_its_ticket_page_link(
     chat_services.accept_chat(conversation, agent=agent)
     ticket = ticket_services.escalate_conversation(conversation, actor=agent, subject="Later")
 
-    page = signed_in_client(agent).get(reverse("console:conversation", args=[conversation.public_id]))
+    page = signed_in_client(agent).get(
+        reverse("console:conversation", args=[conversation.public_id])
+    )
 
     assert reverse("console:ticket", args=[ticket.number]) in page.content.decode()
     assert Conversation.objects.get().status == "active"

@@ -209,13 +209,15 @@ def test_the_breach_email_renders_in_the_leads_language(
     lead = make_staff(Role.ADMIN, email="lead@example.com", language="fr")
     team.lead = lead
     team.save(update_fields=["lead"])
-    web_ticket(priority="vip", subject="Itinérance", now=toronto(2026, 12, 1, 10))
+    ticket = web_ticket(priority="vip", subject="Itinérance", now=toronto(2026, 12, 1, 10))
     with time_machine.travel(toronto(2026, 12, 1, 11), tick=False):
         run_sla_job()
 
     note = Notification.objects.get(template="care.sla_breach")
     message = rendering.render(note)
-    assert message.subject == "Le billet n° 1 a dépassé son délai de première réponse"
+    assert message.subject == (
+        f"Le billet n° {ticket.number} a dépassé son délai de première réponse"
+    )
     assert "Itinérance" in message.body
 
 
