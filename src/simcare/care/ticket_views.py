@@ -100,8 +100,8 @@ def contact(request: HttpRequest) -> HttpResponse:
             form.add_error(None, error.message)
         else:
             return render(request, "care/contact_done.html", {"ticket": ticket})
-    status = 400 if request.method == "POST" else 200
-    return render(request, "care/contact.html", {"form": form}, status=status)
+    # A refused form is a normal answer to a person: 200 with the errors (docs/decisions.md).
+    return render(request, "care/contact.html", {"form": form})
 
 
 @require_GET
@@ -168,5 +168,4 @@ def rate_ticket(request: HttpRequest, token: str) -> HttpResponse:
             context["thanks"] = True
         except DomainError as error:
             context["error"] = error.message
-            return render(request, "care/rate.html", context, status=error.status)
     return render(request, "care/rate.html", context)
