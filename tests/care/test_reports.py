@@ -31,7 +31,8 @@ def test_median_and_nearest_rank_p90() -> None:
     assert reports.median([4, 1, 3, 2]) == 2.5
     assert reports.percentile(list(range(1, 11)), 0.9) == 9
     assert reports.percentile([7], 0.9) == 7
-    assert reports.median([]) is None and reports.percentile([], 0.9) is None
+    assert reports.median([]) is None
+    assert reports.percentile([], 0.9) is None
     assert reports.mean([5, 4]) == 4.5
 
 
@@ -148,7 +149,8 @@ def test_the_page_shows_tables_and_bars_to_admins_and_leads_only(
     assert page.status_code == lead_page.status_code == 200
     assert agent_page.status_code == 403
     assert '<tr data-label="Mei">' in html
-    assert "<svg" in html and "<rect" in html
+    assert "<svg" in html
+    assert "<rect" in html
     assert "2.5 / 10.0" in html  # Mei's chat first response, median / p90
     assert bad_range.status_code == 200
     assert "Choose a start date before the end date" in bad_range.content.decode()
