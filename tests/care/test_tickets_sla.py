@@ -12,9 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.core.management import call_command
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simcare.accounts.models import Role, Subscriber, User
-from simcare.care import chat_services, ticket_services
+from simcare.care import chat_services, hours, ticket_services
 from simcare.care.models import (
     Conversation,
     SlaPolicy,
@@ -258,3 +260,31 @@ def test_a_closed_ticket_takes_no_more_replies_and_empty_text_is_refused(
     assert ticket.status == "closed"
     assert ticket.closed_at == ticket.resolved_at == toronto(2026, 12, 1, 12)
     assert ticket.messages.count() == 1
+
+
+SCHEDULE = hours.Schedule(
+    time_zone="America/Toronto",
+    weekly={day: ((dt.time(9), dt.time(12)), (dt.time(13), dt.time(17))) for day in range(5)},
+    province="ON",
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    start=st.datetimes(
+        min_value=dt.datetime(2026, 1, 1),  # noqa: DTZ001 (hypothesis wants naive bounds)
+        max_value=dt.datetime(2027, 12, 31),  # noqa: DTZ001
+        timezones=st.just(TORONTO),
+    ),
+    minutes=st.integers(min_value=0, max_value=10 * 480),
+)
+def test_business_minutes_added_are_the_business_minutes_between(
+    start: dt.datetime, minutes: int
+) -> None:
+    start = start.replace(second=0, microsecond=0)
+    due = hours.add_business_minutes(SCHEDULE, start, minutes)
+
+    assert due >= start
+    assert hours.business_minutes_between(SCHEDULE, start, due) == minutes
+    if minutes:
+        assert hours.is_open(SCHEDULE, due - dt.timedelta(seconds=1))
