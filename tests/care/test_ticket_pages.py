@@ -404,3 +404,18 @@ def test_a_closed_conversation_keeps_its_ticket_page_link(
 
     assert reverse("console:ticket", args=[ticket.number]) in page.content.decode()
     assert Conversation.objects.get().status == "active"
+
+
+def test_the_agents_console_home_shows_their_satisfaction_rating(
+    team: Team, make_agent: Callable[..., User]
+) -> None:
+    agent = make_agent()
+    for score in (4, 5):
+        ticket = _ticket()
+        ticket_services.assign(ticket, actor=agent, assignee=agent)
+        ticket_services.close(ticket, actor=agent)
+        ticket_services.rate_ticket(ticket, score=score)
+
+    page = signed_in_client(agent).get(reverse("console:home"))
+
+    assert "Your satisfaction rating (30 days): 4.5 from 2 ratings." in page.content.decode()
