@@ -419,3 +419,31 @@ def test_the_agents_console_home_shows_their_satisfaction_rating(
     page = signed_in_client(agent).get(reverse("console:home"))
 
     assert "Your satisfaction rating (30 days): 4.5 from 2 ratings." in page.content.decode()
+
+
+def test_a_visitor_without_an_account_gets_the_answer_and_the_rating_link_by_email(
+    team: Team, make_agent: Callable[..., User]
+) -> None:
+    from django.core import mail
+    from django.core.management import call_command
+
+    agent = make_agent()
+    Client().post(
+        "/fr/help/contact/",
+        {"name": "Luc", "email": "luc@example.com", "subject": "Itinérance", "body": "Paris ?"},
+    )
+    ticket = Ticket.objects.get()
+    ticket_services.reply(ticket, actor=agent, body="Oui, la France est incluse.", sender="agent")
+    ticket_services.close(ticket, actor=agent)
+
+    call_command("jobs", "run", "outbox", stdout=io.StringIO())
+
+    assert ticket.language == "fr"
+    assert [message.to for message in mail.outbox] == [["luc@example.com"], ["luc@example.com"]]
+    answer, rating = mail.outbox
+    assert "Oui, la France est incluse." in answer.body
+    assert f"mentionnez le billet n° {ticket.number}" in answer.body
+    assert "/fr/help/rate/" in rating.body
+    assert set(
+        Notification.objects.filter(address="luc@example.com").values_list("status", flat=True)
+    ) == {"sent"}

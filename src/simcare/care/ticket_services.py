@@ -233,15 +233,29 @@ def _locked(ticket: Ticket) -> Ticket:
 
 
 def _notify_customer(ticket: Ticket, template: str, context: dict[str, Any], key: str) -> None:
-    if ticket.user is None:
-        return
-    notify_services.enqueue(
-        template,
-        recipient=ticket.user,
-        channels=(Channel.EMAIL,),
-        context={"ticket_number": ticket.number, "subject": ticket.subject, **context},
-        dedupe_key=key,
-    )
+    """Email the requester: their account, or the address a visitor gave on the form."""
+    full_context = {
+        "ticket_number": ticket.number,
+        "subject": ticket.subject,
+        "has_account": ticket.user is not None,
+        **context,
+    }
+    if ticket.user is not None:
+        notify_services.enqueue(
+            template,
+            recipient=ticket.user,
+            channels=(Channel.EMAIL,),
+            context=full_context,
+            dedupe_key=key,
+        )
+    elif ticket.requester_email:
+        notify_services.enqueue_email_to_address(
+            template,
+            email=ticket.requester_email,
+            language=ticket.language,
+            context=full_context,
+            dedupe_key=key,
+        )
 
 
 @transaction.atomic
@@ -283,7 +297,9 @@ def reply(
         if ticket.status == TicketStatus.NEW:
             ticket.status = TicketStatus.OPEN
             fields.append("status")
-        _notify_customer(ticket, "care.ticket_reply", {}, f"care.ticket_reply:{message.pk}")
+        _notify_customer(
+            ticket, "care.ticket_reply", {"reply": text}, f"care.ticket_reply:{message.pk}"
+        )
     if sender == TicketSender.CUSTOMER and ticket.status in (
         TicketStatus.PENDING_CUSTOMER,
         TicketStatus.RESOLVED,
