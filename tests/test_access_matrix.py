@@ -1260,3 +1260,104 @@ def test_access_matrix(world: World) -> None:
     assert problems == []
     assert mismatches == []
     assert requests > len(routes) * len(ROLES)
+
+
+# --- care tickets, ratings and reports (the tickets work) ------------------------------------
+
+
+def _care_ticket(world: World) -> Model:
+    """The matrix subscriber's web ticket with an agent's reply carrying a PDF."""
+    from django.core.files.base import ContentFile
+
+    from simcare.care import ticket_services
+
+    if "care:matrix_ticket" not in world.objects:
+        ticket = ticket_services.create_ticket(
+            source="web",
+            subject="Matrix question",
+            body="Does roaming work?",
+            actor=None,
+            user=world.subscriber.user,
+        )
+        message = ticket_services.reply(
+            ticket, actor=world.users["agent"], body="See the PDF", sender="agent"
+        )
+        message.attachment.save("answer.pdf", ContentFile(b"%PDF-1.4\n%%EOF\n"), save=False)
+        message.attachment_name = "answer.pdf"
+        message.attachment_content_type = "application/pdf"
+        message.save()
+        world.objects["care:matrix_ticket"] = ticket
+        world.objects["care:matrix_ticket_message"] = message
+    return world.objects["care:matrix_ticket"]
+
+
+def _ticket_sample(world: World) -> list[Sample]:
+    return [Sample({"number": str(_care_ticket(world).number)})]  # type: ignore[attr-defined]
+
+
+def _ticket_file_sample(world: World) -> list[Sample]:
+    ticket = _care_ticket(world)
+    message = world.objects["care:matrix_ticket_message"]
+    return [Sample({"number": str(ticket.number), "message_id": str(message.pk)})]  # type: ignore[attr-defined]
+
+
+def _rating_sample(world: World) -> list[Sample]:
+    from simcare.care import ticket_services
+
+    return [Sample({"token": ticket_services.rating_token(_care_ticket(world))})]  # type: ignore[arg-type]
+
+
+def _care_rating(world: World) -> Model | None:
+    from simcare.care.models import SatisfactionRating
+
+    _care_chat(world)
+    rating, _created = SatisfactionRating.objects.get_or_create(
+        conversation=world.objects["care.conversation"], defaults={"score": 4}
+    )
+    return rating
+
+
+for _name in ("console:ticket", "console:ticket_reply", "console:ticket_update"):
+    SAMPLES[_name] = _ticket_sample
+SAMPLES["console:ticket_close"] = _ticket_sample
+SAMPLES["console:ticket_attachment"] = _ticket_file_sample
+SAMPLES["console:escalate"] = _care_chat
+SAMPLES["care:my_ticket"] = _ticket_sample
+SAMPLES["care:my_ticket_attachment"] = _ticket_file_sample
+SAMPLES["care:rate_ticket"] = _rating_sample
+SAMPLE_OBJECTS["care.slapolicy"] = lambda world: _first_model("care", "SlaPolicy")
+SAMPLE_OBJECTS["care.satisfactionrating"] = _care_rating
+ADMIN_REFUSED_VIEWS["care.satisfactionrating"] = _READ_ONLY  # given by customers only
+
+
+def _first_model(app: str, name: str) -> Model | None:
+    from django.apps import apps
+
+    return apps.get_model(app, name)._default_manager.order_by("pk").first()
+
+
+# The customer's own tickets: the owner; anyone else signed in gets a 404.
+_OWN_TICKET: dict[str, str | frozenset[str]] = {
+    **everyone(DENIED),
+    "anonymous": LOGIN,
+    "subscriber": ALLOWED,
+}
+EXPECTED.update(
+    {
+        "console:tickets": _CONSOLE_PAGE,
+        "console:ticket": _CONSOLE_PAGE,
+        "console:ticket_attachment": _CONSOLE_PAGE,
+        **{
+            f"console:{action}": everyone(NOT_GET)
+            for action in ("ticket_reply", "ticket_update", "ticket_close", "escalate")
+        },
+        # Care admins and team leads (the matrix agent leads no team).
+        "console:reports": {**_CONSOLE_PAGE, "agent": DENIED},
+        "care:contact": everyone(ALLOWED),
+        "care:my_tickets": {**everyone(ALLOWED), "anonymous": LOGIN},
+        "care:my_ticket": _OWN_TICKET,
+        "care:my_ticket_attachment": _OWN_TICKET,
+        # The signed link is the key: no sign-in needed (an open ticket shows "not yet").
+        "care:rate_ticket": everyone(ALLOWED),
+    }
+)

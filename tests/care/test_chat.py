@@ -190,7 +190,7 @@ def test_out_of_hours_the_chat_becomes_a_ticket_with_the_next_opening_time(
 
     ticket = Ticket.objects.get()
     assert ticket.source == "chat"
-    assert ticket.status == "open"
+    assert ticket.status == "new"
     assert ticket.conversation == Conversation.objects.get()
     assert ticket.conversation.status == ConversationStatus.TICKET
     assert frames[-1]["body"] == expected.format(number=ticket.number)

@@ -1,5 +1,6 @@
 """The live chat in Chromium: a visitor asks in Chinese, the bot answers, the visitor asks
-for a person, an agent in the console takes the chat, replies and closes it.
+for a person, an agent in the console takes the chat, replies and closes it; the visitor
+rates the chat 5.
 
 The browser needs real WebSockets, so the pages come from a `simcare serve` process on
 the test database rather than Django's live server.
@@ -17,7 +18,14 @@ from playwright.sync_api import Browser, Page, expect
 
 from simcare.accounts.models import Role, User
 from simcare.care import chat_queries, hours
-from simcare.care.models import AgentProfile, Conversation, ConversationStatus, OpeningHours, Team
+from simcare.care.models import (
+    AgentProfile,
+    Conversation,
+    ConversationStatus,
+    OpeningHours,
+    SatisfactionRating,
+    Team,
+)
 from tests.care.servers import web_processes
 from tests.conftest import signed_in_client
 
@@ -106,4 +114,19 @@ def test_a_visitor_chats_with_the_bot_then_an_agent(
     assert conversation.status == ConversationStatus.CLOSED
     assert conversation.close_reason == "answered"
     assert conversation.language == "zh-hans"
+
+    # the visitor is asked once for a 1-5 rating and gives 5
+    rating = page.locator(".simcare-chat-rating")
+    expect(rating).to_contain_text("请打分")
+    rating.get_by_role("button", name="5", exact=True).click()
+    rating.get_by_role("textbox", name="留言（可选）").fill("很好")  # noqa: RUF001
+    rating.get_by_role("button", name="提交评分").click()
+    expect(rating).to_have_text("感谢您的评分！")  # noqa: RUF001
+    stored = SatisfactionRating.objects.get()
+    assert (stored.conversation, stored.score, stored.comment, stored.agent) == (
+        conversation,
+        5,
+        "很好",
+        agent,
+    )
     agent_context.close()

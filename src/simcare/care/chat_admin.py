@@ -13,6 +13,8 @@ from simcare.care.models import (
     Closure,
     Conversation,
     OpeningHours,
+    SatisfactionRating,
+    SlaPolicy,
     Team,
     Ticket,
 )
@@ -58,6 +60,22 @@ class ConversationAdmin(ReadOnlyModelAdmin):
 
 @admin.register(Ticket)
 class TicketAdmin(ReadOnlyModelAdmin):
-    list_display = ("number", "source", "status", "subject", "created_at")
-    list_filter = ("source", "status")
+    list_display = ("number", "source", "status", "priority", "subject", "assignee", "created_at")
+    list_filter = ("source", "status", "priority")
     search_fields = ("number", "subject")
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(ModelAdmin):
+    list_display = (
+        "priority",
+        "first_response_minutes",
+        "resolution_minutes",
+        "resolution_business_days",
+    )
+
+
+@admin.register(SatisfactionRating)
+class SatisfactionRatingAdmin(ReadOnlyModelAdmin):
+    list_display = ("score", "conversation", "ticket", "agent", "team", "language", "created_at")
+    list_filter = ("score", "language", "team")

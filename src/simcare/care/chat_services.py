@@ -21,7 +21,16 @@ from django.utils.translation import gettext as _
 
 from simcare.accounts.models import Subscriber, User
 from simcare.accounts.services import record_audit
-from simcare.care import attachments, bot_adapter, chat_queries, hours, relay, routing, transcripts
+from simcare.care import (
+    attachments,
+    bot_adapter,
+    chat_queries,
+    hours,
+    relay,
+    routing,
+    ticket_services,
+    transcripts,
+)
 from simcare.care.chat_errors import (
     AttachmentRefused,
     ConversationClosed,
@@ -40,7 +49,6 @@ from simcare.care.models import (
     Message,
     Sender,
     Team,
-    Ticket,
     TicketSource,
 )
 from simcare.kit.time import business_zone
@@ -283,20 +291,29 @@ def _hand_off(conversation: Conversation, *, now: dt.datetime) -> list[Message]:
         _publish_on_commit(conversation=conversation)
         _route(now=now)
         return messages
-    first_question = conversation.messages.filter(sender=Sender.VISITOR).order_by("id").first()
-    ticket = Ticket.objects.create(
-        source=TicketSource.CHAT,
-        conversation=conversation,
-        team=team,
-        subject=(first_question.body if first_question else "")[:200],
-        created_at=now,
+    questions = list(
+        conversation.messages.filter(sender=Sender.VISITOR)
+        .order_by("id")
+        .values_list("body", flat=True)
     )
-    ticket.number = ticket.pk
-    ticket.save(update_fields=["number"])
+    ticket = ticket_services.create_ticket(
+        source=TicketSource.CHAT,
+        subject=questions[0] if questions else "",
+        body="\n".join(questions)[: ticket_services.MAX_BODY] or _("(no question written)"),
+        actor=None,
+        user=conversation.user,
+        requester_name=conversation.visitor_name,
+        requester_email=conversation.visitor_contact if "@" in conversation.visitor_contact else "",
+        language=language,
+        priority="vip" if conversation.is_vip else None,
+        team=team,
+        conversation=conversation,
+        now=now,
+    )
     conversation.status = ConversationStatus.TICKET
     conversation.save(update_fields=["status"])
     opening = hours.next_opening(schedule, now) if schedule is not None else None
-    text = out_of_hours_text(language, opening, ticket.number)
+    text = out_of_hours_text(language, opening, ticket.number or ticket.pk)
     _publish_on_commit(conversation=conversation)
     return [_system(conversation, text, now=now)]
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from simcare.care import console_views, verify_views
+from simcare.care import console_views, report_views, ticket_console_views, verify_views
 
 app_name = "console"
 
@@ -22,3 +22,19 @@ urlpatterns = [
     path("chats/<uuid:public_id>/esim-reissue/", verify_views.reissue_esim, name="esim_reissue"),
     path("chats/<uuid:public_id>/customer/", verify_views.link_customer, name="link_customer"),
 ]
+
+# Tickets, escalation and reports (care/ticket_console_views.py, care/report_views.py).
+urlpatterns += [
+    path("tickets/", ticket_console_views.tickets, name="tickets"),
+    path("tickets/<int:number>/", ticket_console_views.ticket, name="ticket"),
+    path("tickets/<int:number>/reply/", ticket_console_views.ticket_reply, name="ticket_reply"),
+    path("tickets/<int:number>/update/", ticket_console_views.ticket_update, name="ticket_update"),
+    path("tickets/<int:number>/close/", ticket_console_views.ticket_close, name="ticket_close"),
+    path(
+        "tickets/<int:number>/files/<int:message_id>/",
+        ticket_console_views.ticket_attachment,
+        name="ticket_attachment",
+    ),
+    path("chats/<uuid:public_id>/escalate/", ticket_console_views.escalate, name="escalate"),
+]
+urlpatterns += [path("reports/", report_views.reports, name="reports")]

@@ -10,10 +10,11 @@ token, then every message after `last`. Frames the client sends:
   {"type": "attachment", "name": "…", "data": "<base64>", "client_id": "…"}  an image or PDF
   {"type": "verify_code", "code": "123456"}             the identity code an agent sent
   {"type": "helpful", "message": 42, "helpful": true}   "was this helpful?" on a bot answer
-Frames it receives: session, message, status, notice, error {code, message}, and
-verification {state: code_sent | verified | failed | ended} (code_sent: show the code
-entry; the session frame says "verification": "code" while one is pending). A message
-frame of a bot answer from an article carries "article" (its slug) and "helpful"
+  {"type": "rating", "score": 1-5, "comment": "…"}    CSAT of the closed chat, once
+Frames it receives: session, message, status, notice, rated {score, text}, error {code,
+message}, and verification {state: code_sent | verified | failed | ended} (code_sent: show
+the code entry; the session frame says "verification": "code" while one is pending). A
+message frame of a bot answer from an article carries "article" (its slug) and "helpful"
 (None until answered). A message that is just 6 digits while a code is pending is taken
 as the code, not stored as chat text.
 
@@ -38,7 +39,14 @@ from django.utils.translation import gettext as _
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.models import Device
 
-from simcare.care import chat_queries, chat_services, relay, tokens, verification
+from simcare.care import (
+    chat_queries,
+    chat_services,
+    relay,
+    ticket_services,
+    tokens,
+    verification,
+)
 from simcare.care.models import Conversation
 from simcare.kit.problems import DomainError
 
@@ -170,6 +178,8 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
                     await database_sync_to_async(chat_services.request_person)(self.conversation)
                 elif kind == "sync":
                     await self._send_after(_int(content.get("last", 0)))
+                elif kind == "rating":
+                    await self._rate(content)
                 elif kind == "email_transcript":
                     await database_sync_to_async(chat_services.email_transcript)(self.conversation)
                     await self.send_json(
@@ -178,6 +188,15 @@ class VisitorChatConsumer(AsyncJsonWebsocketConsumer):
         except DomainError as error:
             with translation.override(self.conversation.language):
                 await self._error(type(error)())
+
+    async def _rate(self, content: dict[str, Any]) -> None:
+        """CSAT of the closed chat, once (a second try is an `rating_already_given` error)."""
+        rating = await database_sync_to_async(ticket_services.rate_conversation)(
+            self.conversation, score=content.get("score"), comment=content.get("comment") or ""
+        )
+        await self.send_json(
+            {"type": "rated", "score": rating.score, "text": _("Thank you for your rating!")}
+        )
 
     async def _refresh(self) -> None:
         self.conversation = await database_sync_to_async(Conversation.objects.get)(

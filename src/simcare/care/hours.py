@@ -73,3 +73,65 @@ def next_opening(schedule: Schedule, moment: dt.datetime) -> dt.datetime | None:
             if local < closes:
                 return max(opens, local)
     return None
+
+
+# --- business time: the SLA clock (care/sla.py) ----------------------------------------------
+
+
+def has_hours(schedule: Schedule) -> bool:
+    return any(schedule.weekly.values())
+
+
+def add_business_minutes(schedule: Schedule, start: dt.datetime, minutes: int) -> dt.datetime:
+    """The moment `minutes` of opening time after `start` (a closed start counts from the
+    next opening). A schedule without any hours runs on the calendar clock."""
+    remaining = dt.timedelta(minutes=minutes)
+    if not has_hours(schedule):
+        return start + remaining
+    local = start.astimezone(schedule.zone)
+    for offset in range(SEARCH_DAYS * 10):
+        day = local.date() + dt.timedelta(days=offset)
+        for opens, closes in _spans_on(schedule, day):
+            begin = max(opens, local)
+            if begin >= closes:
+                continue
+            if begin + remaining <= closes:
+                return begin + remaining
+            remaining -= closes - begin
+    return start + dt.timedelta(days=SEARCH_DAYS * 10)
+
+
+def business_minutes_between(schedule: Schedule, start: dt.datetime, end: dt.datetime) -> int:
+    """Whole minutes of opening time in [start, end) (0 when end is not after start)."""
+    if end <= start:
+        return 0
+    if not has_hours(schedule):
+        return int((end - start).total_seconds() // 60)
+    zone = schedule.zone
+    first, last = start.astimezone(zone), end.astimezone(zone)
+    total = dt.timedelta()
+    day = first.date()
+    while day <= last.date():
+        for opens, closes in _spans_on(schedule, day):
+            begin, finish = max(opens, first), min(closes, last)
+            if finish > begin:
+                total += finish - begin
+        day += dt.timedelta(days=1)
+    return int(total.total_seconds() // 60)
+
+
+def business_day_minutes(schedule: Schedule) -> int:
+    """One business day: the opening minutes of an average open weekday (480 for 09-17,
+    Monday to Friday); a schedule without hours has calendar days (1440)."""
+    days = [spans for spans in schedule.weekly.values() if spans]
+    if not days:
+        return 24 * 60
+    total = sum(
+        (
+            dt.datetime.combine(dt.date.min, closes) - dt.datetime.combine(dt.date.min, opens)
+        ).total_seconds()
+        // 60
+        for spans in days
+        for opens, closes in spans
+    )
+    return int(total // len(days))

@@ -359,16 +359,35 @@ class TicketSource(models.TextChoices):
     CHAT = "chat", _("Chat")
     WEB = "web", _("Web form")
     EMAIL = "email", _("Email")
+    ESCALATED = "escalated", _("Escalated chat")
+    PHONE = "phone", _("Phone (voicemail)")
+
+
+class TicketPriority(models.TextChoices):
+    LOW = "low", _("Low")
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("High")
+    VIP = "vip", _("VIP")
+
+
+# Statuses whose clock runs: a ticket waiting on the customer, resolved or closed has none.
+TICKET_CLOCK_STATUSES = ("new", "open")
+TICKET_OPEN_STATUSES = ("new", "open", "pending_customer")
 
 
 class Ticket(models.Model):
-    """A question someone will answer later: ticket #1042 from an out-of-hours chat.
-    Deliberately small; SLAs, priorities and messages come with the tickets work."""
+    """A question someone will answer later: ticket #1042, "Roaming in France", from the web
+    form of Lin Wei (signed in), priority high, team Front line, assigned to agent.chen.
+
+    The SLA due times are stored when the ticket is made and moved when its priority
+    changes or a wait on the customer ends (by the business minutes the wait took,
+    `paused_business_minutes`); the `sla` job stamps a breach once in *_breached_at.
+    """
 
     number = models.PositiveIntegerField(unique=True, null=True, blank=True)
-    source = models.CharField(max_length=10, choices=TicketSource.choices)
+    source = models.CharField(_("source"), max_length=10, choices=TicketSource.choices)
     status = models.CharField(
-        max_length=20, choices=TicketStatus.choices, default=TicketStatus.OPEN
+        _("status"), max_length=20, choices=TicketStatus.choices, default=TicketStatus.NEW
     )
     subject = models.CharField(_("subject"), max_length=200, blank=True)
     conversation = models.OneToOneField(
@@ -378,14 +397,164 @@ class Ticket(models.Model):
         Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    category = models.CharField(_("category"), max_length=40, blank=True)
+    priority = models.CharField(
+        _("priority"), max_length=8, choices=TicketPriority.choices, default=TicketPriority.NORMAL
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="care_tickets",
+        verbose_name=_("assignee"),
+    )
+    language = models.CharField(_("language"), max_length=8, default="en")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="requested_tickets",
+    )
+    subscriber = models.ForeignKey(
+        "accounts.Subscriber",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="care_tickets",
+    )
+    requester_name = models.CharField(_("name"), max_length=120, blank=True)
+    requester_email = models.EmailField(_("email"), blank=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    pending_since = models.DateTimeField(null=True, blank=True)
+    paused_business_minutes = models.PositiveIntegerField(default=0)
+    first_response_due_at = models.DateTimeField(_("first response due"), null=True, blank=True)
+    resolution_due_at = models.DateTimeField(_("resolution due"), null=True, blank=True)
+    first_response_breached_at = models.DateTimeField(null=True, blank=True)
+    resolution_breached_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = _("ticket")
         verbose_name_plural = _("tickets")
+        indexes = [
+            models.Index(fields=["status", "first_response_due_at"], name="care_ticket_fr_due"),
+            models.Index(fields=["status", "resolution_due_at"], name="care_ticket_res_due"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.number}"
+
+    @property
+    def is_breached(self) -> bool:
+        return bool(self.first_response_breached_at or self.resolution_breached_at)
+
+    @property
+    def requester_display(self) -> str:
+        if self.user is not None:
+            return self.user.get_full_name() or self.user.username
+        return self.requester_name or str(_("Visitor"))
+
+
+class TicketSender(models.TextChoices):
+    CUSTOMER = "customer", _("Customer")
+    AGENT = "agent", _("Agent")
+    SYSTEM = "system", _("System")
+
+
+class TicketMessage(models.Model):
+    """One message of a ticket's thread: the customer's question, an agent's reply, or an
+    internal note (is_internal, agents only). A checked image or PDF may go with it."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    sender = models.CharField(max_length=8, choices=TicketSender.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField()
+    is_internal = models.BooleanField(_("internal note"), default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    attachment = models.FileField(upload_to="care/tickets/%Y/%m/", blank=True)
+    attachment_name = models.CharField(max_length=120, blank=True)
+    attachment_content_type = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("ticket message")
+        verbose_name_plural = _("ticket messages")
+
+    def __str__(self) -> str:
+        return f"{self.sender}: {self.body[:40]}"
+
+
+class SlaPolicy(models.Model):
+    """The targets of one priority, in the team's business time: normal, first response
+    within 240 minutes, resolution within 2 business days (a business day is the team's
+    opening minutes on an average open weekday). Resolution = minutes + days."""
+
+    priority = models.CharField(
+        _("priority"), max_length=8, choices=TicketPriority.choices, unique=True
+    )
+    first_response_minutes = models.PositiveIntegerField(_("first response (business minutes)"))
+    resolution_minutes = models.PositiveIntegerField(_("resolution (business minutes)"), default=0)
+    resolution_business_days = models.PositiveSmallIntegerField(
+        _("resolution (business days, added)"), default=0
+    )
+
+    class Meta:
+        ordering = ["priority"]
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+
+    def __str__(self) -> str:
+        return self.get_priority_display()
+
+
+class SatisfactionRating(models.Model):
+    """The customer's 1-5 rating of one closed chat or one closed ticket (exactly one of
+    them), given once: 5, "quick and kind", agent.chen, Front line, fr."""
+
+    conversation = models.OneToOneField(
+        Conversation, null=True, blank=True, on_delete=models.CASCADE, related_name="rating"
+    )
+    ticket = models.OneToOneField(
+        Ticket, null=True, blank=True, on_delete=models.CASCADE, related_name="rating"
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="care_ratings",
+    )
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="ratings"
+    )
+    language = models.CharField(_("language"), max_length=8, default="en")
+    score = models.PositiveSmallIntegerField(_("score"))
+    comment = models.TextField(_("comment"), blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("satisfaction rating")
+        verbose_name_plural = _("satisfaction ratings")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(conversation__isnull=False, ticket__isnull=True)
+                | Q(conversation__isnull=True, ticket__isnull=False),
+                name="care_rating_one_subject",
+            ),
+            models.CheckConstraint(
+                condition=Q(score__gte=1, score__lte=5), name="care_rating_score_1_5"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.score}/5"
 
 
 class CannedResponse(models.Model):

@@ -19,3 +19,8 @@ register(
     on_request=True,
     secret_context=_identity_code,
 )
+register("care.sla_breach", description="To a team lead: a ticket missed its SLA target.")
+register("care.ticket_reply", description="An agent answered the customer's ticket.")
+register(
+    "care.ticket_rating", description="The customer's ticket is closed: rate our help (a link)."
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simcare.care import chat_services
+from simcare.care import chat_services, ticket_services
 from simcare.ops.jobs import periodic_job
 
 
@@ -16,3 +16,12 @@ from simcare.ops.jobs import periodic_job
 )
 def chat_retention() -> dict[str, Any]:
     return {"deleted": chat_services.purge_old_chats()}
+
+
+@periodic_job(
+    "sla",
+    description="Marks tickets past their first-response or resolution target (once each) "
+    "and tells the team lead.",
+)
+def sla() -> dict[str, Any]:
+    return ticket_services.mark_breaches()

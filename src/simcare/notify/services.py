@@ -104,6 +104,41 @@ def enqueue(
     return rows
 
 
+def enqueue_email_to_address(
+    template: str,
+    *,
+    email: str,
+    language: str,
+    context: dict[str, Any] | None = None,
+    dedupe_key: str | None = None,
+    now: dt.datetime | None = None,
+) -> Notification:
+    """One queued email to someone without an account (a visitor who wrote through the
+    contact form), in `language`; the same dedupe key twice stores one row."""
+    rendering.get_template(template)
+    now = now or timezone.now()
+    fields: dict[str, Any] = {
+        "created_at": now,
+        "send_after": now,
+        "recipient": None,
+        "channel": Channel.EMAIL,
+        "template": template,
+        "language": language,
+        "address": email,
+        "context": _jsonable(context),
+        "status": NotificationStatus.QUEUED,
+    }
+    if dedupe_key is None:
+        return Notification.objects.create(**fields)
+    key = channel_dedupe_key(dedupe_key, Channel.EMAIL)
+    try:
+        with transaction.atomic():
+            row, _created = Notification.objects.get_or_create(dedupe_key=key, defaults=fields)
+    except IntegrityError:
+        row = Notification.objects.get(dedupe_key=key)
+    return row
+
+
 def cancel_queued(*, line: Line, templates: frozenset[str] | set[str]) -> int:
     """Cancel the line's still-queued notifications of these templates; returns how many."""
     return Notification.objects.filter(
@@ -169,8 +204,11 @@ def _subscriber_of(user: User) -> Subscriber | None:
 
 
 def resolve_address(notification: Notification) -> str:
-    """The recipient's email or phone for the row's channel; raises _Skip when there is none."""
+    """The recipient's email or phone for the row's channel; raises _Skip when there is none.
+    A row queued to an address only (enqueue_email_to_address) goes to that address."""
     recipient = notification.recipient
+    if recipient is None and notification.address and notification.channel == Channel.EMAIL:
+        return notification.address
     if recipient is None or not recipient.is_active:
         raise _Skip("no recipient")
     subscriber = _subscriber_of(recipient)

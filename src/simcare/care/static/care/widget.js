@@ -219,6 +219,9 @@
       } else if (frame.type === "status" && frame.status === "closed") {
         store("last", "0");
         store("conversation", "");
+        askRating();
+      } else if (frame.type === "rated") {
+        ratingDone(frame.text || "");
       }
     });
     socket.addEventListener("close", function () {
@@ -292,6 +295,53 @@
   email.addEventListener("click", function () {
     if (socket && socket.readyState === WebSocket.OPEN) { socket.send(JSON.stringify({ type: "email_transcript" })); }
   });
+
+  /* CSAT: once the chat is closed, a 1-5 rating with an optional comment, sent once. */
+  var RATING_TEXTS = {
+    "en": { ask: "How did we do? Rate this chat from 1 (poor) to 5 (excellent).", comment: "Comment (optional)", send: "Send my rating" },
+    "fr": { ask: "Comment nous sommes-nous débrouillés ? Notez ce clavardage de 1 (mauvais) à 5 (excellent).", comment: "Commentaire (facultatif)", send: "Envoyer ma note" },
+    "zh-hans": { ask: "您对本次服务满意吗？请打分：1（差）到 5（非常好）。", comment: "留言（可选）", send: "提交评分" }
+  };
+  var rt = RATING_TEXTS[language];
+  var rating = null;
+  function askRating() {
+    if (rating) { return; }
+    rating = el("form", "simcare-chat-rating");
+    var legend = el("p", "simcare-chat-rating-ask", rt.ask);
+    var scores = el("div", "simcare-chat-rating-scores");
+    var chosen = 0;
+    [1, 2, 3, 4, 5].forEach(function (value) {
+      var button = el("button", "simcare-chat-rating-score", String(value));
+      button.type = "button";
+      button.setAttribute("aria-pressed", "false");
+      button.setAttribute("data-score", String(value));
+      button.addEventListener("click", function () {
+        chosen = value;
+        Array.prototype.forEach.call(scores.children, function (other) {
+          other.setAttribute("aria-pressed", other === button ? "true" : "false");
+        });
+      });
+      scores.appendChild(button);
+    });
+    var comment = el("textarea", "simcare-chat-rating-comment");
+    comment.maxLength = 2000;
+    comment.rows = 2;
+    comment.placeholder = rt.comment;
+    comment.setAttribute("aria-label", rt.comment);
+    var submitRating = el("button", "simcare-chat-rating-send", rt.send);
+    submitRating.type = "submit";
+    [legend, scores, comment, submitRating].forEach(function (node) { rating.appendChild(node); });
+    rating.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (!chosen || !socket || socket.readyState !== WebSocket.OPEN) { return; }
+      socket.send(JSON.stringify({ type: "rating", score: chosen, comment: comment.value }));
+    });
+    panel.insertBefore(rating, tools);
+  }
+  function ratingDone(text) {
+    if (rating) { rating.textContent = ""; rating.appendChild(el("p", "simcare-chat-rating-thanks", text)); }
+    else { state.textContent = text; }
+  }
 
   window.simcareChat = { open: open };
   if (load("open") === "1") { open(); }

@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0003_api"),
-        ("care", "0002_chat"),
+        ("care", "0003_tickets"),
         ("lines", "0004_usage"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
