@@ -13,6 +13,7 @@ from django.utils import translation
 from django.utils.translation import gettext
 
 from simcare.accounts.models import AuditEvent, Subscriber
+from simcare.care.models import Ticket, TicketSource, TicketStatus
 from simcare.ivr import speech
 from simcare.ivr.models import CallSession, Voicemail
 from simcare.kit.money import format_cents
@@ -502,6 +503,21 @@ def test_out_of_hours_the_caller_leaves_a_voicemail(
     assert voicemail.duration_seconds == 42
     assert voicemail.recording_url.endswith("/Recordings/RE1")
     assert voicemail.is_handled is False
+    # Both callbacks came: one ticket for the agents, in the caller's language.
+    ticket = voicemail.ticket
+    assert ticket is not None
+    assert Ticket.objects.count() == 1
+    assert (ticket.source, ticket.subscriber, ticket.language) == (
+        TicketSource.PHONE,
+        subscriber,
+        language,
+    )
+    assert ticket.status == TicketStatus.NEW
+    assert ticket.first_response_due_at is not None
+    [message] = ticket.messages.all()
+    assert line.msisdn in message.body
+    assert "/Recordings/RE1" in message.body
+    assert "42" in message.body
 
 
 def test_the_recording_callback_alone_stores_the_voicemail(
@@ -530,6 +546,10 @@ def test_the_recording_callback_alone_stores_the_voicemail(
         None,
         7,
     )
+    [ticket] = Ticket.objects.all()
+    assert voicemail.ticket == ticket
+    assert ticket.subscriber is None
+    assert ticket.subject == "Voicemail from +16135550111"
 
 
 def test_an_empty_recording_stores_nothing(call: Callable[..., Phone]) -> None:
@@ -562,3 +582,20 @@ def test_an_invalid_menu_choice_is_said_and_the_menu_comes_back(
 
     assert answer.says() == [said("fr", speech.invalid_choice)]
     assert answer.one("Redirect").text == "/ivr/main/"
+
+
+def test_the_voicemail_list_links_each_message_to_its_ticket(
+    call: Callable[..., Phone], admin_client_verified: Any
+) -> None:
+    call("+16135550111").post(
+        "/ivr/voicemail/",
+        RecordingUrl="https://api.twilio.com/Recordings/RE9",
+        RecordingSid="RE9",
+        RecordingDuration="7",
+        RecordingStatus="completed",
+    )
+    ticket = Ticket.objects.get()
+
+    page = admin_client_verified.get("/en/admin/ivr/voicemail/").content.decode()
+
+    assert f'/console/tickets/{ticket.number}/">#{ticket.number}</a>' in page

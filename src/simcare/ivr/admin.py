@@ -7,10 +7,12 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from unfold.admin import ModelAdmin
-from unfold.decorators import action
+from unfold.decorators import action, display
 
 from simcare.ivr import services
 from simcare.ivr.models import Voicemail
@@ -25,10 +27,11 @@ class VoicemailAdmin(ModelAdmin):
         "language",
         "duration_seconds",
         "is_handled",
+        "ticket_link",
         "recording_url",
     )
     list_filter = ("is_handled", "language")
-    list_select_related = ("subscriber__user",)
+    list_select_related = ("subscriber__user", "ticket")
     search_fields = ("caller", "subscriber__user__username", "subscriber__user__email")
     date_hierarchy = "created_at"
     readonly_fields = (
@@ -41,6 +44,7 @@ class VoicemailAdmin(ModelAdmin):
         "language",
         "created_at",
         "is_handled",
+        "ticket_link",
     )
     fields = readonly_fields
     actions = ("mark_handled",)
@@ -53,6 +57,13 @@ class VoicemailAdmin(ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+    @display(description=_("ticket"))
+    def ticket_link(self, voicemail: Voicemail) -> str:
+        if voicemail.ticket is None or voicemail.ticket.number is None:
+            return "—"
+        url = reverse("console:ticket", args=[voicemail.ticket.number])
+        return format_html('<a href="{}">#{}</a>', url, voicemail.ticket.number)
 
     def has_handle_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm("ivr.change_voicemail"))

@@ -33,11 +33,16 @@ def _fallback_schedule() -> care_hours.Schedule:
     return care_hours.Schedule(time_zone="America/Toronto", weekly=weekly, province="ON")
 
 
-def hotline_schedule() -> care_hours.Schedule:
-    """The schedule the hotline follows now (read per call: admins edit teams live)."""
+def hotline_team() -> Team | None:
+    """The care team that answers the hotline and takes its voicemails."""
     teams = Team.objects.prefetch_related("hours")
     name = settings.SIMCARE_HOTLINE_TEAM
-    team = teams.filter(name=name).first() if name else teams.filter(is_default=True).first()
+    return teams.filter(name=name).first() if name else teams.filter(is_default=True).first()
+
+
+def hotline_schedule() -> care_hours.Schedule:
+    """The schedule the hotline follows now (read per call: admins edit teams live)."""
+    team = hotline_team()
     return schedule_for(team) if team is not None else _fallback_schedule()
 
 

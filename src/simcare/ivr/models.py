@@ -39,7 +39,8 @@ class CallSession(models.Model):
 
 
 class Voicemail(models.Model):
-    """A message left on the hotline out of business hours, for an agent to call back.
+    """A message left on the hotline out of business hours, for an agent to call back; it
+    becomes a care ticket (source "phone") as soon as its recording arrives.
 
     Example: from +14165550142 (Lin Wei), 42 s, in zh-hans, recording at
     https://api.twilio.com/…/Recordings/RE…, not yet handled. One per call:
@@ -62,6 +63,15 @@ class Voicemail(models.Model):
     language = models.CharField(_("language"), max_length=8, blank=True)
     created_at = models.DateTimeField(_("left at"), default=timezone.now, db_index=True)
     is_handled = models.BooleanField(_("handled"), default=False)
+    # The care ticket agents work it from (source "phone"), opened once the recording is in.
+    ticket = models.OneToOneField(
+        "care.Ticket",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="voicemail",
+        verbose_name=_("ticket"),
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

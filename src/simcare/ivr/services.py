@@ -14,12 +14,15 @@ from enum import StrEnum
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_variables
 
 from simcare.accounts.models import Language, User
 from simcare.accounts.services import check_account_pin, record_audit
-from simcare.ivr import queries
+from simcare.care import ticket_services
+from simcare.care.models import TicketSource
+from simcare.ivr import hours, queries
 from simcare.ivr.errors import CallerUnknown, PinRequired
 from simcare.ivr.models import CallSession, Voicemail
 from simcare.orders.models import Order, PaymentMethod, SalesChannel, Voucher
@@ -200,7 +203,47 @@ def record_voicemail(
     if changes:
         Voicemail.objects.filter(pk=voicemail.pk).update(**changes)
         voicemail.refresh_from_db()
+    if voicemail.recording_url and voicemail.ticket_id is None:
+        voicemail = _open_ticket(voicemail, now=now)
     return voicemail
+
+
+@transaction.atomic
+def _open_ticket(voicemail: Voicemail, *, now: dt.datetime) -> Voicemail:
+    """The voicemail's care ticket, once: Twilio's callbacks may arrive together."""
+    locked = (
+        Voicemail.objects.select_for_update()
+        .select_related("subscriber__user")
+        .get(pk=voicemail.pk)
+    )
+    if locked.ticket_id is not None:
+        return locked
+    user = locked.subscriber.user if locked.subscriber is not None else None
+    language = locked.language or Language.EN
+    with translation.override(language):
+        subject = _("Voicemail from %(caller)s") % {"caller": locked.caller or _("unknown")}
+        body = _(
+            "Voicemail left on the hotline by %(caller)s (%(seconds)s s). "
+            "We will call you back. Recording: %(url)s"
+        ) % {
+            "caller": locked.caller or _("unknown"),
+            "seconds": locked.duration_seconds,
+            "url": locked.recording_url,
+        }
+    locked.ticket = ticket_services.create_ticket(
+        source=TicketSource.PHONE,
+        subject=subject,
+        body=body,
+        actor=None,
+        user=user,
+        requester_name=user.get_full_name() if user is not None else "",
+        requester_email=user.email or "" if user is not None else "",
+        language=language,
+        team=hours.hotline_team(),
+        now=now,
+    )
+    locked.save(update_fields=["ticket"])
+    return locked
 
 
 @transaction.atomic
