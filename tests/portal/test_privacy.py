@@ -11,8 +11,16 @@ import pytest
 from django.test import Client
 
 from simcare.accounts import services as account_services
-from simcare.accounts.models import ApiToken, AuditEvent, Subscriber, User
-from simcare.care.models import Conversation, Message, Sender
+from simcare.accounts.models import ApiToken, AuditEvent, Role, Subscriber, User
+from simcare.care import ticket_services
+from simcare.care.models import (
+    Conversation,
+    Message,
+    SatisfactionRating,
+    Sender,
+    TicketMessage,
+    TicketSource,
+)
 from simcare.catalog.models import Plan
 from simcare.ivr.models import Voicemail
 from simcare.ledger import queries as ledger_queries
@@ -309,3 +317,44 @@ def test_saved_cards_are_removed_and_detached_at_stripe_once_the_closure_holds(
         "/v1/payment_methods/pm_card_visa/detach",
         "/v1/payment_methods/pm_unknown_at_stripe/detach",
     ]
+
+
+def test_tickets_are_in_the_export_and_erased_at_closure(
+    lin: Subscriber, lin_client: Client, make_staff: Callable[..., User]
+) -> None:
+    # given: a ticket of Lin's with an answer, an internal note and a rating
+    agent = make_staff(Role.AGENT)
+    ticket = ticket_services.create_ticket(
+        source=TicketSource.WEB,
+        subject="Roaming in Seattle",
+        body="My data stopped in Seattle",
+        actor=lin.user,
+        user=lin.user,
+        requester_email="lin@example.com",
+    )
+    ticket_services.reply(ticket, actor=agent, body="Roaming is on now", sender="agent")
+    ticket_services.reply(
+        ticket, actor=agent, body="Customer sounded upset", sender="agent", is_internal=True
+    )
+    ticket_services.close(ticket, actor=agent)
+    ticket_services.rate_ticket(ticket, score=4, comment="Quick, thanks Lin")
+
+    # when
+    document = _export(lin_client)
+
+    # then: the ticket, its messages without the internal note, the rating
+    assert [row["subject"] for row in document["tickets"]] == ["Roaming in Seattle"]
+    bodies = [row["body"] for row in document["ticket_messages"]]
+    assert "My data stopped in Seattle" in bodies
+    assert "Roaming is on now" in bodies
+    assert "Customer sounded upset" not in bodies
+    assert [row["score"] for row in document["ratings"]] == [4]
+
+    # when: Lin closes the account
+    lin_client.post("/en/portal/profile/close/", {"confirm": "on", "password": PASSWORD})
+
+    # then: nothing of what Lin wrote or was told stays
+    ticket.refresh_from_db()
+    assert (ticket.subject, ticket.requester_email) == ("", "")
+    assert set(TicketMessage.objects.filter(ticket=ticket).values_list("body", flat=True)) == {""}
+    assert SatisfactionRating.objects.get(ticket=ticket).comment == ""

@@ -34,7 +34,14 @@ from simcare.accounts import errors
 from simcare.accounts.models import ApiToken, AuditEvent, Subscriber, User
 from simcare.accounts.services import record_audit
 from simcare.aftersales.models import ReturnPhoto, ReturnRequest, Review, ReviewStatus
-from simcare.care.models import ChatAttachment, Conversation, Message
+from simcare.care.models import (
+    ChatAttachment,
+    Conversation,
+    Message,
+    SatisfactionRating,
+    Ticket,
+    TicketMessage,
+)
 from simcare.ivr.models import CallSession, Voicemail
 from simcare.ledger import queries as ledger_queries
 from simcare.lines import services as line_services
@@ -165,6 +172,16 @@ def _erase_messages(user: User, subscriber: Subscriber) -> None:
         attachment.delete()
     Message.objects.filter(conversation__in=conversations).update(body="", has_attachment=False)
     conversations.update(visitor_name="", visitor_contact="")
+
+    tickets = Ticket.objects.filter(subscriber=subscriber) | Ticket.objects.filter(user=user)
+    for message in TicketMessage.objects.filter(ticket__in=tickets).exclude(attachment=""):
+        message.attachment.delete(save=False)
+    TicketMessage.objects.filter(ticket__in=tickets).update(
+        body="", attachment="", attachment_name="", attachment_content_type=""
+    )
+    tickets.update(subject="", requester_name="", requester_email="")
+    SatisfactionRating.objects.filter(ticket__in=tickets).update(comment="")
+    SatisfactionRating.objects.filter(conversation__in=conversations).update(comment="")
 
     returns = ReturnRequest.objects.filter(subscriber=subscriber)
     for photo in ReturnPhoto.objects.filter(request__in=returns):

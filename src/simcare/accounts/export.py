@@ -26,7 +26,7 @@ from simcare.accounts import errors
 from simcare.accounts.models import AuditEvent, Subscriber, User
 from simcare.accounts.services import record_audit
 from simcare.aftersales.models import ReturnRequest, Review
-from simcare.care.models import Conversation, Message
+from simcare.care.models import Conversation, Message, SatisfactionRating, Ticket, TicketMessage
 from simcare.ivr.models import Voicemail
 from simcare.ledger.models import LedgerEntry
 from simcare.lines.models import Bucket, Line, LineEvent
@@ -89,6 +89,7 @@ def build_document(subscriber: Subscriber, *, now: dt.datetime) -> dict[str, Any
     conversations = Conversation.objects.filter(
         subscriber=subscriber
     ) | Conversation.objects.filter(user=user)
+    tickets = Ticket.objects.filter(subscriber=subscriber) | Ticket.objects.filter(user=user)
     return {
         "format": EXPORT_FORMAT,
         "generated_at": now,
@@ -266,6 +267,33 @@ def build_document(subscriber: Subscriber, *, now: dt.datetime) -> dict[str, Any
         "chat_messages": _rows(
             Message.objects.filter(conversation__in=conversations).order_by("pk"),
             ["conversation__public_id", "sender", "body", "created_at", "has_attachment"],
+        ),
+        "tickets": _rows(
+            tickets.order_by("pk"),
+            [
+                "number",
+                "source",
+                "subject",
+                "category",
+                "priority",
+                "status",
+                "language",
+                "requester_name",
+                "requester_email",
+                "created_at",
+                "resolved_at",
+                "closed_at",
+            ],
+        ),
+        # Agents' internal notes are the provider's working notes, not the customer's data.
+        "ticket_messages": _rows(
+            TicketMessage.objects.filter(ticket__in=tickets, is_internal=False).order_by("pk"),
+            ["ticket__number", "sender", "body", "created_at", "attachment_name"],
+        ),
+        "ratings": _rows(
+            SatisfactionRating.objects.filter(conversation__in=conversations).order_by("pk")
+            | SatisfactionRating.objects.filter(ticket__in=tickets).order_by("pk"),
+            ["conversation__public_id", "ticket__number", "score", "comment", "created_at"],
         ),
         "returns": _rows(
             ReturnRequest.objects.filter(subscriber=subscriber).order_by("pk"),
