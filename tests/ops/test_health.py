@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
+from simcare.care.models import Ticket
 from simcare.ops.models import JobRun, WorkerHeartbeat
 from simcare.usage.models import CdrImport, ImportStatus
 
@@ -134,3 +135,20 @@ def test_with_a_multiprocess_directory_any_process_reports_every_processs_reques
     ).stdout
 
     assert 'simcare_http_requests_total{method="GET",status="200"} 7.0' in body
+
+
+def test_metrics_count_sla_breaches_by_target(client: Client) -> None:
+    breached = timezone.now()
+    Ticket.objects.create(source="web", subject="a", first_response_breached_at=breached)
+    Ticket.objects.create(
+        source="web",
+        subject="b",
+        first_response_breached_at=breached,
+        resolution_breached_at=breached,
+    )
+    Ticket.objects.create(source="web", subject="c")
+
+    body = client.get("/metrics").content.decode()
+
+    assert 'simcare_sla_breaches{target="first_response"} 2.0' in body
+    assert 'simcare_sla_breaches{target="resolution"} 1.0' in body

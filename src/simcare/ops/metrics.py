@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -66,6 +66,19 @@ class DatabaseCollector:
         queue = GaugeMetricFamily("simcare_chat_queue_length", "Chats waiting for a person")
         queue.add_metric([], Conversation.objects.filter(status=ConversationStatus.QUEUED).count())
         yield queue
+
+        from simcare.care.models import Ticket
+
+        breaches = GaugeMetricFamily(
+            "simcare_sla_breaches", "Tickets that missed an SLA target", labels=["target"]
+        )
+        counts = Ticket.objects.aggregate(
+            first_response=Count("pk", filter=Q(first_response_breached_at__isnull=False)),
+            resolution=Count("pk", filter=Q(resolution_breached_at__isnull=False)),
+        )
+        for target, count in counts.items():
+            breaches.add_metric([target], count)
+        yield breaches
 
         yield from _rating()
 
