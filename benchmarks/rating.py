@@ -230,13 +230,50 @@ def load(lines: int) -> dict[str, Any]:
     }
 
 
-def bare_insert(path: Path, batch_size: int) -> tuple[int, float]:
+def _bare_row(fields: list[str], *, postgres: bool) -> tuple[Any, ...]:
+    record_id, _msisdn, kind, started, quantity, zone, direction = fields
+    moment = dt.datetime.fromisoformat(started).astimezone(dt.UTC)
+    return (
+        record_id,
+        1,
+        1,
+        kind,
+        zone,
+        direction or "out",
+        moment if postgres else str(moment.replace(tzinfo=None)),
+        int(quantity),
+        int(quantity),
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        "rated",
+    )
+
+
+def _bare_write(batch: list[tuple[Any, ...]], *, postgres: bool) -> None:
+    from django.db import connection
+
+    from simcare.usage import services
+
+    columns = ", ".join(services._RECORD_COLUMNS)
+    with connection.cursor() as cursor:
+        if postgres:
+            with cursor.cursor.copy(f"COPY bench_bare ({columns}) FROM STDIN") as copy:
+                for row in batch:
+                    copy.write_row(row)
+        else:
+            placeholders = ", ".join(["%s"] * len(services._RECORD_COLUMNS))
+            cursor.executemany(f"INSERT INTO bench_bare ({columns}) VALUES ({placeholders})", batch)
+
+
+def bare_insert(path: Path, batch_size: int, frame_size: int) -> tuple[int, float]:
     """The baseline: the importer's rows (unrated) into a same-shaped table, same method."""
     import csv
 
-    from django.db import connection, transaction
-
-    from simcare.usage import services
+    from django.db import connection
 
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -250,59 +287,46 @@ def bare_insert(path: Path, batch_size: int) -> tuple[int, float]:
                 statement = original.replace('"usage_usagerecord"', '"bench_bare"')
                 cursor.execute(statement.replace("usage_record_record_id_unique", "bench_bare_rid"))
     postgres = connection.vendor == "postgresql"
-    columns = ", ".join(services._RECORD_COLUMNS)
     opener: Any = gzip.open if path.suffix == ".gz" else open
     rows_done = 0
-    # The rows are built before the clock starts, batch by batch: only the insert is timed.
+    # The rows are built before the clock starts, frame by frame: only the insert is timed.
+    # Like the import: a transaction per batch_size rows, one COPY / executemany per frame.
     elapsed = 0.0
+    in_transaction = 0
     with opener(path, "rt", encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle)
         next(reader)
         while True:
             batch: list[tuple[Any, ...]] = []
-            for record_id, _msisdn, kind, started, quantity, zone, direction in reader:
-                moment = dt.datetime.fromisoformat(started).astimezone(dt.UTC)
-                batch.append(
-                    (
-                        record_id,
-                        1,
-                        1,
-                        kind,
-                        zone,
-                        direction or "out",
-                        moment if postgres else str(moment.replace(tzinfo=None)),
-                        int(quantity),
-                        int(quantity),
-                        0,
-                        0,
-                        0,
-                        0,
-                        0,
-                        0,
-                        "rated",
-                    )
-                )
-                if len(batch) >= batch_size:
+            for fields in reader:
+                batch.append(_bare_row(fields, postgres=postgres))
+                if len(batch) >= frame_size:
                     break
+            started_at = time.perf_counter()
+            if batch:
+                if not in_transaction:
+                    connection.set_autocommit(False)
+                _bare_write(batch, postgres=postgres)
+                in_transaction += len(batch)
+                rows_done += len(batch)
+            if in_transaction and (in_transaction >= batch_size or not batch):
+                connection.commit()
+                connection.set_autocommit(True)
+                in_transaction = 0
+            elapsed += time.perf_counter() - started_at
             if not batch:
                 break
-            started_at = time.perf_counter()
-            with transaction.atomic(), connection.cursor() as cursor:
-                if postgres:
-                    with cursor.cursor.copy(f"COPY bench_bare ({columns}) FROM STDIN") as copy:
-                        for row in batch:
-                            copy.write_row(row)
-                else:
-                    placeholders = ", ".join(["%s"] * len(services._RECORD_COLUMNS))
-                    cursor.executemany(
-                        f"INSERT INTO bench_bare ({columns}) VALUES ({placeholders})", batch
-                    )
-            elapsed += time.perf_counter() - started_at
-            rows_done += len(batch)
     return rows_done, elapsed
 
 
-def run_child(records: int, lines: int, batch_size: int, compress: bool) -> dict[str, Any]:
+def run_child(  # noqa: PLR0917
+    records: int,
+    lines: int,
+    batch_size: int,
+    frame_size: int,
+    compress: bool,
+    profile: str | None = None,
+) -> dict[str, Any]:
     import django
 
     django.setup()
@@ -324,10 +348,23 @@ def run_child(records: int, lines: int, batch_size: int, compress: bool) -> dict
     generated_in = time.perf_counter() - started
     memory_before = peak_memory_mb()
 
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
     started = time.perf_counter()
     with path.open("rb") as source:
-        report = services.import_cdrs(source, file_name=path.name, batch_size=batch_size)
+        if profiler is not None:
+            profiler.enable()
+        report = services.import_cdrs(
+            source, file_name=path.name, batch_size=batch_size, frame_size=frame_size
+        )
+        if profiler is not None:
+            profiler.disable()
     import_seconds = time.perf_counter() - started
+    if profiler is not None and profile:
+        profiler.dump_stats(profile)
     memory_after = peak_memory_mb()
     assert report.applied == records, report
     assert UsageRecord.objects.count() == records
@@ -347,12 +384,14 @@ def run_child(records: int, lines: int, batch_size: int, compress: bool) -> dict
 
     reimport_started = time.perf_counter()
     with path.open("rb") as source:
-        again = services.import_cdrs(source, file_name=path.name, batch_size=batch_size)
+        again = services.import_cdrs(
+            source, file_name=path.name, batch_size=batch_size, frame_size=frame_size
+        )
     reimport_seconds = time.perf_counter() - reimport_started
     assert again.applied == 0, again
     assert again.duplicates == records, again
 
-    bare_rows, bare_seconds = bare_insert(path, batch_size)
+    bare_rows, bare_seconds = bare_insert(path, batch_size, frame_size)
     assert bare_rows == records
     path.unlink()
 
@@ -361,6 +400,7 @@ def run_child(records: int, lines: int, batch_size: int, compress: bool) -> dict
         "records": records,
         "lines": lines,
         "batch_size": batch_size,
+        "frame_size": frame_size,
         "file": path.name,
         **loaded,
         "generate_seconds": round(generated_in, 2),
@@ -416,7 +456,11 @@ def run_database(database: str, args: argparse.Namespace) -> dict[str, Any]:
             str(args.lines),
             "--batch-size",
             str(args.batch_size),
+            "--frame-size",
+            str(args.frame_size),
         ]
+        if args.profile:
+            command += ["--profile", f"{args.profile}.{database}"]
         if args.gzip:
             command.append("--gzip")
         try:
@@ -439,7 +483,8 @@ def run_database(database: str, args: argparse.Namespace) -> dict[str, Any]:
 def print_result(result: dict[str, Any], out: IO[str] = sys.stdout) -> None:
     out.write(
         f"\n== {result['database']}: {result['records']:,} records for {result['lines']:,} lines "
-        f"({result['file']}, batches of {result['batch_size']:,})\n"
+        f"({result['file']}, batches of {result['batch_size']:,} in frames of "
+        f"{result['frame_size']:,})\n"
         f"  import   parse+dedupe+rate+persist+ledger: {result['import_seconds']} s "
         f"= {result['import_records_per_second']:,} records/s\n"
         f"  baseline bare bulk insert of the same rows: {result['bare_seconds']} s "
@@ -461,14 +506,21 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--lines", type=int, default=10_000)
     parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--batch-size", type=int, default=250_000)
+    parser.add_argument("--batch-size", type=int, default=2_000_000, help="rows a transaction")
+    parser.add_argument("--frame-size", type=int, default=250_000, help="rows a frame")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="cProfile the import into FILE.<database> (pstats)"
+    )
     parser.add_argument("--gzip", action="store_true", help="write and import a .csv.gz")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="print the results as JSON lines")
     args = parser.parse_args()
     if args.child:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-        print(json.dumps(run_child(args.records, args.lines, args.batch_size, args.gzip)))
+        result = run_child(
+            args.records, args.lines, args.batch_size, args.frame_size, args.gzip, args.profile
+        )
+        print(json.dumps(result))
         return
     databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     for database in databases:

@@ -95,6 +95,7 @@ _RECORD_COLUMNS = (
     "outcome",
 )
 _RATED_COLUMNS = list(rating.Rated._fields)
+_DAILY_PARTS = 16  # rollup parts a batch keeps before it merges them
 
 
 @dataclass(frozen=True)
@@ -307,7 +308,7 @@ def _cursor() -> Iterator[Any]:
 
 def _in_list(values: list[Any]) -> tuple[str, list[Any]]:
     if connection.vendor == "postgresql":
-        return "= ANY(%s)", [values]
+        return "= ANY(%b)", [values]
     return "IN (SELECT value FROM json_each(%s))", [json.dumps(values)]
 
 
@@ -510,7 +511,7 @@ def _any_stored_in_range(record_ids: pl.Series) -> bool:
                 """
                 SELECT EXISTS (
                     SELECT 1 FROM usage_usagerecord r,
-                        (SELECT min(v) AS lo, max(v) AS hi FROM unnest(%s::text[]) AS v) AS b
+                        (SELECT min(v) AS lo, max(v) AS hi FROM unnest(%b::text[]) AS v) AS b
                     WHERE r.record_id >= b.lo AND r.record_id <= b.hi
                 )
                 """,
@@ -549,10 +550,13 @@ def _copy_records(records: pl.DataFrame) -> None:
         copy.write(payload)
 
 
-def _insert_rows(rows: list[Any]) -> None:
-    """SQLite: the frame's records, as built by the rating loop, by one executemany."""
+def _insert_rows(rows: list[Any], cdr_import_id: int) -> None:
+    """SQLite: the frame's records, as built by the rating loop, by one executemany
+    (the import's id, the same on every row, is in the statement)."""
     columns = ", ".join(_RECORD_COLUMNS)
-    placeholders = ", ".join(["%s"] * len(_RECORD_COLUMNS))
+    placeholders = ", ".join(
+        str(int(cdr_import_id)) if name == "cdr_import_id" else "%s" for name in _RECORD_COLUMNS
+    )
     with connection.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO usage_usagerecord ({columns}) VALUES ({placeholders})",  # noqa: S608
@@ -568,7 +572,7 @@ def _update_from_values(table: str, column: str, pairs: list[tuple[int, int]]) -
             cursor.execute(
                 f"""
                 UPDATE {table} SET {column} = {table}.{column} + v.delta
-                FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, delta)
+                FROM unnest(%b::bigint[], %b::bigint[]) AS v(id, delta)
                 WHERE {table}.id = v.id
                 """,  # noqa: S608
                 [[pair[0] for pair in pairs], [pair[1] for pair in pairs]],
@@ -588,8 +592,8 @@ def _update_from_values(table: str, column: str, pairs: list[tuple[int, int]]) -
 
 _DAILY_INSERT_ARRAYS = """
     INSERT INTO usage_dailyusage (line_id, day, kind, units, records, charged_cents)
-    SELECT * FROM unnest(%s::bigint[], %s::date[], %s::varchar[], %s::bigint[], %s::bigint[],
-                         %s::bigint[])
+    SELECT * FROM unnest(%b::bigint[], %b::date[], %b::varchar[], %b::bigint[], %b::bigint[],
+                         %b::bigint[])
     ON CONFLICT (line_id, day, kind) DO UPDATE SET
         units = usage_dailyusage.units + excluded.units,
         records = usage_dailyusage.records + excluded.records,
@@ -605,32 +609,48 @@ _DAILY_INSERT_ROWS = """
 """
 
 
-Daily = dict[tuple[int, int, str], list[int]]  # (line, day number, kind) -> units, records, cents
-_EPOCH_DAY = dt.date(1970, 1, 1)
+def _daily_rollups(records: pl.DataFrame) -> pl.DataFrame:
+    """Per line, business day and kind: units served, records, cents charged.
+
+    `records` has line_id, day, kind, served (units - rejected) and charged_cents."""
+    return (
+        records.filter((pl.col("served") > 0) | (pl.col("charged_cents") > 0))
+        .group_by("line_id", "day", "kind")
+        .agg(
+            units=pl.col("served").sum(),
+            records=pl.len().cast(pl.Int64),
+            charged_cents=pl.col("charged_cents").sum(),
+        )
+    )
 
 
-def _add_daily(daily: Daily) -> None:
-    """Add a batch's rollups to the stored ones: one statement (PostgreSQL: arrays)."""
-    keys = sorted(daily)
-    days = [_EPOCH_DAY + dt.timedelta(days=day) for _line, day, _kind in keys]
+def _merged(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    return (
+        pl.concat(parts)
+        .group_by("line_id", "day", "kind")
+        .agg(pl.col("units").sum(), pl.col("records").sum(), pl.col("charged_cents").sum())
+    )
+
+
+def _add_daily(parts: list[pl.DataFrame]) -> None:
+    """Add a batch's rollups (one part per frame) to the stored ones: one statement."""
+    rollups = (
+        _merged(parts)
+        .sort("line_id", "day", "kind")
+        .select("line_id", "day", "kind", "units", "records", "charged_cents")
+    )
+    if not rollups.height:
+        return
     with _cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
                 _DAILY_INSERT_ARRAYS,
-                [
-                    [key[0] for key in keys],
-                    days,
-                    [key[2] for key in keys],
-                    *([daily[key][index] for key in keys] for index in range(3)),
-                ],
+                [rollups.get_column(name).to_list() for name in rollups.columns],
             )
             return
         cursor.executemany(
             _DAILY_INSERT_ROWS,
-            [
-                (key[0], day.isoformat(), key[2], *daily[key])
-                for key, day in zip(keys, days, strict=True)
-            ],
+            rollups.with_columns(pl.col("day").cast(pl.String)).rows(),
         )
 
 
@@ -671,8 +691,8 @@ def _queue(notices: list[_Notice], now: dt.datetime) -> None:
                 INSERT INTO notify_notification ({_NOTIFICATION_COLUMNS})
                 SELECT %s, %s, v.recipient_id, v.channel, v.template, v.language, v.line_id,
                        NULL, v.context::jsonb, v.dedupe_key, 'queued', 0, '', '', '', '', NULL
-                FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::varchar[],
-                            %s::bigint[], %s::text[], %s::varchar[])
+                FROM unnest(%b::bigint[], %b::varchar[], %b::varchar[], %b::varchar[],
+                            %b::bigint[], %b::text[], %b::varchar[])
                      AS v(recipient_id, channel, template, language, line_id, context, dedupe_key)
                 ON CONFLICT (dedupe_key) DO NOTHING
                 """,  # noqa: S608
@@ -766,7 +786,7 @@ class _Batch:
         self.touched: dict[int, _LineInfo] = {}
         self.used_before: dict[int, int] = {}
         self.unbarred: list[int] = []
-        self.daily: Daily = {}
+        self.daily: list[pl.DataFrame] = []  # per frame: rollups by line, day and kind
         self._clock = time.perf_counter()
 
     def _lap(self, stage: str) -> None:
@@ -847,10 +867,7 @@ class _Batch:
             direction=pl.col("direction").fill_null(rating.OUT),
             quantity=pl.col("quantity").cast(pl.Int64),
             position=pl.int_range(pl.len(), dtype=pl.Int64),
-            day=pl.col("started")
-            .dt.convert_time_zone(str(business_zone()))
-            .dt.date()
-            .cast(pl.Int32),
+            day=pl.col("started").dt.convert_time_zone(str(business_zone())).dt.date(),
         )
         # Each wallet's records in time order (ties in file order): each line's are then too.
         order = records.select("subscriber_id", "ts", "row", "position").sort(
@@ -889,16 +906,9 @@ class _Batch:
                 self.unbarred.append(line_id)
 
     def _inputs(self, records: pl.DataFrame, order: pl.DataFrame) -> list[list[Any]]:
+        """The rating loop's columns, in rating order."""
         rated = records.select(
-            "position",
-            "line_id",
-            "subscriber_id",
-            "type",
-            "zone",
-            "direction",
-            "ts",
-            "quantity",
-            "day",
+            "position", "line_id", "subscriber_id", "type", "zone", "direction", "ts", "quantity"
         )[order.get_column("position")]
         return [rated.get_column(name).to_list() for name in rated.columns]
 
@@ -909,64 +919,57 @@ class _Batch:
         rows: list[Any] = [None] * records.height
         accounts = {info.account.line_id: info.account for info in self.touched.values()}
         wallets = self.wallets
-        daily = self.daily
-        import_id = self.cdr_import.pk
         rate = rating.rate_record
-        for position, line_id, subscriber_id, kind, zone, direction, ts, quantity, day in zip(
+        for position, line_id, subscriber_id, kind, zone, direction, ts, quantity in zip(
             *self._inputs(records, order), strict=True
         ):
-            result = rate(
-                accounts[line_id], wallets[subscriber_id], kind, zone, direction, ts, quantity
-            )
             rows[position] = (
                 record_ids[position],
-                import_id,
                 line_id,
                 kind,
                 zone,
                 direction,
                 started[position],
                 quantity,
-                *result,
+                *rate(
+                    accounts[line_id], wallets[subscriber_id], kind, zone, direction, ts, quantity
+                ),
             )
-            served = result[0] - result[4]
-            charged = result[5]
-            if served or charged:
-                sums = daily.get((line_id, day, kind))
-                if sums is None:
-                    daily[line_id, day, kind] = [served, 1, charged]
-                else:
-                    sums[0] += served
-                    sums[1] += 1
-                    sums[2] += charged
         self._lap("rate")
-        _insert_rows(rows)
+        del record_ids, started
+        _insert_rows(rows, self.cdr_import.pk)
         self._lap("records")
+        # units 7, rejected 11, charged 12 (see _ROW_COLUMNS)
+        self._add_rollups(
+            records,
+            pl.Series([row[7] - row[11] for row in rows], dtype=pl.Int64),
+            pl.Series([row[12] for row in rows], dtype=pl.Int64),
+        )
+
+    def _add_rollups(self, records: pl.DataFrame, served: pl.Series, charged: pl.Series) -> None:
+        self.daily.append(
+            _daily_rollups(
+                records.select("line_id", "day", pl.col("type").alias("kind")).with_columns(
+                    served=served, charged_cents=charged
+                )
+            )
+        )
+        if len(self.daily) > _DAILY_PARTS:
+            self.daily = [_merged(self.daily)]
+        self._lap("daily")
 
     def _rate_frame(self, records: pl.DataFrame, order: pl.DataFrame) -> None:
         """PostgreSQL: the rating loop's results become columns beside the frame, for COPY."""
         results: list[Any] = [None] * records.height
         accounts = {info.account.line_id: info.account for info in self.touched.values()}
         wallets = self.wallets
-        daily = self.daily
         rate = rating.rate_record
-        for position, line_id, subscriber_id, kind, zone, direction, ts, quantity, day in zip(
+        for position, line_id, subscriber_id, kind, zone, direction, ts, quantity in zip(
             *self._inputs(records, order), strict=True
         ):
-            result = rate(
+            results[position] = rate(
                 accounts[line_id], wallets[subscriber_id], kind, zone, direction, ts, quantity
             )
-            results[position] = result
-            served = result[0] - result[4]
-            charged = result[5]
-            if served or charged:
-                sums = daily.get((line_id, day, kind))
-                if sums is None:
-                    daily[line_id, day, kind] = [served, 1, charged]
-                else:
-                    sums[0] += served
-                    sums[1] += 1
-                    sums[2] += charged
         self._lap("rate")
         rated = pl.DataFrame(
             {
@@ -992,6 +995,11 @@ class _Batch:
             ).hstack(rated)
         )
         self._lap("records")
+        self._add_rollups(
+            records,
+            rated.get_column("units") - rated.get_column("rejected_units"),
+            rated.get_column("charged_cents"),
+        )
 
     def flush(self) -> None:
         """Write what the frames since the last flush did to lines, wallets and rollups."""
@@ -1008,6 +1016,7 @@ class _Batch:
         notices += self._write_lines()
         if self.daily:
             _add_daily(self.daily)
+            self.daily = []
         self._lap("lines+daily")
         if notices:
             _queue(notices, self.now)
@@ -1015,7 +1024,6 @@ class _Batch:
         self.touched.clear()
         self.used_before.clear()
         self.unbarred.clear()
-        self.daily.clear()
 
     def finish(self) -> None:
         """The end of the batch: flush, then count it on the import (same transaction)."""
