@@ -429,6 +429,14 @@ class _LineCache:
         self.loaded_from = None
         self.loaded_at = None
 
+    def forget(self, line_ids: list[int]) -> None:
+        """Drop these lines: the next frame that meets them loads them again (a new bucket)."""
+        if not line_ids:
+            return
+        dropped = set(line_ids)
+        for msisdn in [m for m, info in self.lines.items() if info.account.line_id in dropped]:
+            del self.lines[msisdn]
+
     def get(self, msisdns: list[str], earliest: int) -> dict[str, _LineInfo]:
         if self.loaded_from is None or earliest < self.loaded_from:
             self.clear()
@@ -786,6 +794,7 @@ class _Batch:
         self.touched: dict[int, _LineInfo] = {}
         self.used_before: dict[int, int] = {}
         self.unbarred: list[int] = []
+        self.used_data: set[int] = set()  # lines whose data buckets this batch used
         self.daily: list[pl.DataFrame] = []  # per frame: rollups by line, day and kind
         self._clock = time.perf_counter()
 
@@ -920,8 +929,10 @@ class _Batch:
         accounts = {info.account.line_id: info.account for info in self.touched.values()}
         wallets = self.wallets
         rate = rating.rate_record
+        inputs = self._inputs(records, order)
+        self._lap("inputs")
         for position, line_id, subscriber_id, kind, zone, direction, ts, quantity in zip(
-            *self._inputs(records, order), strict=True
+            *inputs, strict=True
         ):
             rows[position] = (
                 record_ids[position],
@@ -964,8 +975,10 @@ class _Batch:
         accounts = {info.account.line_id: info.account for info in self.touched.values()}
         wallets = self.wallets
         rate = rating.rate_record
+        inputs = self._inputs(records, order)
+        self._lap("inputs")
         for position, line_id, subscriber_id, kind, zone, direction, ts, quantity in zip(
-            *self._inputs(records, order), strict=True
+            *inputs, strict=True
         ):
             results[position] = rate(
                 accounts[line_id], wallets[subscriber_id], kind, zone, direction, ts, quantity
@@ -982,6 +995,7 @@ class _Batch:
             }
         )
         del results
+        self._lap("columns")
         _copy_records(
             records.select(
                 "record_id",
@@ -1008,6 +1022,14 @@ class _Batch:
             return
         self.flushes += 1
         deltas, notices = _bucket_changes(self.touched, self.used_before)
+        self.used_data.update(
+            info.account.line_id
+            for info in self.touched.values()
+            if any(
+                b.kind == rating.DATA and b.used != self.used_before[b.id]
+                for b in info.account.buckets
+            )
+        )
         if deltas:
             _update_from_values("lines_bucket", "used", deltas)
         self._lap("buckets")
@@ -1028,6 +1050,7 @@ class _Batch:
     def finish(self) -> None:
         """The end of the batch: flush, then count it on the import (same transaction)."""
         self.flush()
+        self._top_up_data()
         outcome = self.outcome
         CdrImport.objects.filter(pk=self.cdr_import.pk).update(
             rows_read=F("rows_read") + outcome.rows,
@@ -1037,6 +1060,31 @@ class _Batch:
             charged_cents=F("charged_cents") + outcome.charged_cents,
             debt_cents=F("debt_cents") + outcome.debt_cents,
         )
+
+    def _top_up_data(self) -> None:
+        """The data auto-top-up (orders.services.autorenew) of the lines that chose one and whose
+        data this batch used: one query finds them; each buys its add-on, once per crossing, if
+        its data is now under its threshold. Their lines are reloaded by the next batch, which
+        then rates against the new bucket."""
+        if not self.used_data:
+            return
+        from simcare.lines.models import Line
+        from simcare.orders.models import AutoRenewSetting
+        from simcare.orders.services import autorenew
+
+        chosen: list[int] = []
+        for chunk in _chunks(sorted(self.used_data)):
+            chosen.extend(
+                AutoRenewSetting.objects.filter(
+                    line_id__in=chunk, data_topup_enabled=True, data_topup_addon__isnull=False
+                ).values_list("line_id", flat=True)
+            )
+        bought = [
+            line_id
+            for line_id in sorted(chosen)
+            if autorenew.maybe_top_up_data(Line(pk=line_id), now=self.now) is not None
+        ]
+        self.cache.forget(bought)
 
     def _charge(self) -> None:
         """One ledger transaction per flush: each wallet -its charges, revenue:usage +all."""
