@@ -58,6 +58,25 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    """CPU used so far by this process (all threads) and, on PostgreSQL, by its server backend
+    (read from /proc: the dev server runs on this machine). On a machine shared with other
+    work, CPU seconds move far less with the load than wall-clock seconds do."""
+    from django.db import connection
+
+    used = time.process_time()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        used += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
+
+
 def msisdn(index: int) -> str:
     return f"+1{2000000000 + index}"
 
@@ -269,7 +288,7 @@ def _bare_write(batch: list[tuple[Any, ...]], *, postgres: bool) -> None:
             cursor.executemany(f"INSERT INTO bench_bare ({columns}) VALUES ({placeholders})", batch)
 
 
-def bare_insert(path: Path, batch_size: int, frame_size: int) -> tuple[int, float]:
+def bare_insert(path: Path, batch_size: int, frame_size: int) -> tuple[int, float, float]:
     """The baseline: the importer's rows (unrated) into a same-shaped table, same method."""
     import csv
 
@@ -292,6 +311,7 @@ def bare_insert(path: Path, batch_size: int, frame_size: int) -> tuple[int, floa
     # The rows are built before the clock starts, frame by frame: only the insert is timed.
     # Like the import: a transaction per batch_size rows, one COPY / executemany per frame.
     elapsed = 0.0
+    cpu = 0.0
     in_transaction = 0
     with opener(path, "rt", encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle)
@@ -303,6 +323,7 @@ def bare_insert(path: Path, batch_size: int, frame_size: int) -> tuple[int, floa
                 if len(batch) >= frame_size:
                     break
             started_at = time.perf_counter()
+            cpu_at = cpu_seconds()
             if batch:
                 if not in_transaction:
                     connection.set_autocommit(False)
@@ -314,9 +335,31 @@ def bare_insert(path: Path, batch_size: int, frame_size: int) -> tuple[int, floa
                 connection.set_autocommit(True)
                 in_transaction = 0
             elapsed += time.perf_counter() - started_at
+            cpu += cpu_seconds() - cpu_at
             if not batch:
                 break
-    return rows_done, elapsed
+    return rows_done, elapsed, cpu
+
+
+def check_conservation(subscribers: int) -> tuple[int, int]:
+    """Every unit accounted for, the wallets moved by the charges; returns (charged, debt)."""
+    from django.db import connection
+
+    from simcare.ledger.models import LedgerAccount
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT SUM(units), SUM(bucket_units + overage_units + free_units + rejected_units), "
+            "SUM(charged_cents), SUM(debt_cents) FROM usage_usagerecord"
+        )
+        units, accounted, charged, debt = (int(value or 0) for value in cursor.fetchone())
+    assert units == accounted, (units, accounted)
+    wallet_total = sum(
+        LedgerAccount.objects.filter(kind="wallet").values_list("cached_balance_cents", flat=True)
+    )
+    assert wallet_total == 300 * subscribers - charged, (wallet_total, charged)
+
+    return charged, debt
 
 
 def run_child(  # noqa: PLR0917
@@ -333,7 +376,7 @@ def run_child(  # noqa: PLR0917
     from django.core.management import call_command
     from django.db import connection
 
-    from simcare.ledger.models import LedgerAccount, LedgerEntry
+    from simcare.ledger.models import LedgerEntry
     from simcare.lines.models import Line
     from simcare.notify.models import Notification
     from simcare.usage import services
@@ -354,6 +397,7 @@ def run_child(  # noqa: PLR0917
 
         profiler = cProfile.Profile()
     started = time.perf_counter()
+    cpu_at = cpu_seconds()
     with path.open("rb") as source:
         if profiler is not None:
             profiler.enable()
@@ -363,24 +407,14 @@ def run_child(  # noqa: PLR0917
         if profiler is not None:
             profiler.disable()
     import_seconds = time.perf_counter() - started
+    import_cpu = cpu_seconds() - cpu_at
     if profiler is not None and profile:
         profiler.dump_stats(profile)
     memory_after = peak_memory_mb()
     assert report.applied == records, report
     assert UsageRecord.objects.count() == records
 
-    # Conservation on the result: every unit accounted for, wallets moved by the charges.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT SUM(units), SUM(bucket_units + overage_units + free_units + rejected_units), "
-            "SUM(charged_cents), SUM(debt_cents) FROM usage_usagerecord"
-        )
-        units, accounted, charged, debt = (int(value or 0) for value in cursor.fetchone())
-    assert units == accounted, (units, accounted)
-    wallet_total = sum(
-        LedgerAccount.objects.filter(kind="wallet").values_list("cached_balance_cents", flat=True)
-    )
-    assert wallet_total == 300 * loaded["subscribers"] - charged, (wallet_total, charged)
+    charged, debt = check_conservation(loaded["subscribers"])
 
     reimport_started = time.perf_counter()
     with path.open("rb") as source:
@@ -391,7 +425,7 @@ def run_child(  # noqa: PLR0917
     assert again.applied == 0, again
     assert again.duplicates == records, again
 
-    bare_rows, bare_seconds = bare_insert(path, batch_size, frame_size)
+    bare_rows, bare_seconds, bare_cpu = bare_insert(path, batch_size, frame_size)
     assert bare_rows == records
     path.unlink()
 
@@ -410,6 +444,10 @@ def run_child(  # noqa: PLR0917
         "bare_seconds": round(bare_seconds, 2),
         "bare_records_per_second": round(records / bare_seconds),
         "import_vs_bare": round(bare_seconds / import_seconds, 3),
+        "import_cpu_seconds": round(import_cpu, 2),
+        "bare_cpu_seconds": round(bare_cpu, 2),
+        "import_vs_bare_cpu": round(bare_cpu / import_cpu, 3),
+        "load_average": os.getloadavg()[0],
         "charged_cents": charged,
         "debt_cents": debt,
         "barred_lines": Line.objects.filter(is_barred=True).count(),
@@ -490,6 +528,9 @@ def print_result(result: dict[str, Any], out: IO[str] = sys.stdout) -> None:
         f"  baseline bare bulk insert of the same rows: {result['bare_seconds']} s "
         f"= {result['bare_records_per_second']:,} records/s\n"
         f"  import / bare insert throughput: {result['import_vs_bare']}\n"
+        f"  CPU seconds (this process + its PostgreSQL backend): import "
+        f"{result['import_cpu_seconds']}, bare insert {result['bare_cpu_seconds']}, "
+        f"ratio {result['import_vs_bare_cpu']} (load average {result['load_average']:.1f})\n"
         f"  import stages (s): {', '.join(f'{k} {v}' for k, v in result['stages'].items())}\n"
         f"  re-import (all duplicates, nothing changed): {result['reimport_seconds']} s\n"
         f"  charged {result['charged_cents'] / 100:,.2f} $, "
