@@ -18,13 +18,19 @@ thresholds fire. Then, in the same run and database, it times:
 - the import: `simcare.usage.services.import_cdrs` on the file, the code
   `simcare import-cdrs` runs: parse, dedupe, rate, persist records, buckets,
   ledger, debt, daily rollups, notifications;
-- the baseline: the same N rows (as the importer writes them) bulk-inserted
-  into a copy of the records table (same columns and unique index) by the
-  same method (COPY on PostgreSQL, executemany on SQLite), in batches of the
-  same size, one transaction each; no parsing, no rating.
+- the baseline: the same N rows the import stored (read back, rated values
+  included, built into tuples before the clock starts) bulk-inserted into a
+  copy of the records table (same columns and unique index) by the same
+  method (COPY on PostgreSQL, executemany on SQLite), a transaction per
+  batch and a statement per frame, as the import does; no parsing, no
+  rating. The earlier baseline, the file's rows unrated (units = quantity,
+  zeros elsewhere: smaller rows, as SQLite stores 0 and 1 in no bytes), is
+  printed beside it.
 
-It prints records/s for both, their ratio, and the process's peak resident
-memory (getrusage) before and after the import: run it with a larger N to
+It prints records/s for both, their ratio, the same in CPU seconds (this
+process and its PostgreSQL backend, steadier than wall time on a machine
+shared with other work), the import's stages, and the process's peak
+resident memory (getrusage) before and after the import: run it with a larger N to
 see the memory stay flat. Target (80-operations.md): ≥ 100,000 records/s and
 ≥ 0.5 x the bare insert.
 """
@@ -44,6 +50,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlparse, urlunparse
@@ -272,7 +279,7 @@ def _bare_row(fields: list[str], *, postgres: bool) -> tuple[Any, ...]:
     )
 
 
-def _bare_write(batch: list[tuple[Any, ...]], *, postgres: bool) -> None:
+def _bare_write(batch: list[tuple[Any, ...]], table: str, *, postgres: bool) -> None:
     from django.db import connection
 
     from simcare.usage import services
@@ -280,64 +287,97 @@ def _bare_write(batch: list[tuple[Any, ...]], *, postgres: bool) -> None:
     columns = ", ".join(services._RECORD_COLUMNS)
     with connection.cursor() as cursor:
         if postgres:
-            with cursor.cursor.copy(f"COPY bench_bare ({columns}) FROM STDIN") as copy:
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in batch:
                     copy.write_row(row)
         else:
             placeholders = ", ".join(["%s"] * len(services._RECORD_COLUMNS))
-            cursor.executemany(f"INSERT INTO bench_bare ({columns}) VALUES ({placeholders})", batch)
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", batch)
 
 
-def bare_insert(path: Path, batch_size: int, frame_size: int) -> tuple[int, float, float]:
-    """The baseline: the importer's rows (unrated) into a same-shaped table, same method."""
+def unrated_frames(path: Path, frame_size: int) -> Iterator[list[tuple[Any, ...]]]:
+    """The file's rows as the importer would store them before rating (units = quantity,
+    zeros for the rest, line and import 1): the baseline of the earlier measurements."""
     import csv
 
     from django.db import connection
 
+    postgres = connection.vendor == "postgresql"
+    opener: Any = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        while True:
+            batch = [_bare_row(fields, postgres=postgres) for fields in islice(reader, frame_size)]
+            if not batch:
+                return
+            yield batch
+
+
+def stored_frames(frame_size: int) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows the import stored, exactly (rated values included), read back in id order."""
+    from django.db import connection
+
+    from simcare.usage import services
+
+    columns = ", ".join(services._RECORD_COLUMNS)
+    last = 0
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, {columns} FROM usage_usagerecord WHERE id > %s ORDER BY id LIMIT %s",
+                [last, frame_size],
+            )
+            rows = cursor.fetchall()
+        if not rows:
+            return
+        last = rows[-1][0]
+        yield [tuple(row[1:]) for row in rows]
+
+
+def bare_insert(
+    frames: Iterator[list[tuple[Any, ...]]], batch_size: int, table: str
+) -> tuple[int, float, float]:
+    """The baseline: rows built beforehand, bulk-inserted into a same-shaped table (same
+    columns, same unique index) by the import's method, COPY on PostgreSQL and executemany on
+    SQLite: a transaction per batch_size rows, one statement per frame. Only the insert is
+    timed (wall and CPU); the rows of each frame are built before the clock starts."""
+    from django.db import connection
+
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("CREATE TABLE bench_bare (LIKE usage_usagerecord INCLUDING ALL)")
+            cursor.execute(f"CREATE TABLE {table} (LIKE usage_usagerecord INCLUDING ALL)")
         else:
             cursor.execute(
                 "SELECT sql FROM sqlite_master "
                 "WHERE tbl_name = 'usage_usagerecord' AND sql IS NOT NULL"
             )
             for (original,) in cursor.fetchall():
-                statement = original.replace('"usage_usagerecord"', '"bench_bare"')
-                cursor.execute(statement.replace("usage_record_record_id_unique", "bench_bare_rid"))
+                statement = original.replace('"usage_usagerecord"', f'"{table}"')
+                cursor.execute(statement.replace("usage_record_record_id_unique", f"{table}_rid"))
     postgres = connection.vendor == "postgresql"
-    opener: Any = gzip.open if path.suffix == ".gz" else open
     rows_done = 0
-    # The rows are built before the clock starts, frame by frame: only the insert is timed.
-    # Like the import: a transaction per batch_size rows, one COPY / executemany per frame.
     elapsed = 0.0
     cpu = 0.0
     in_transaction = 0
-    with opener(path, "rt", encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle)
-        next(reader)
-        while True:
-            batch: list[tuple[Any, ...]] = []
-            for fields in reader:
-                batch.append(_bare_row(fields, postgres=postgres))
-                if len(batch) >= frame_size:
-                    break
-            started_at = time.perf_counter()
-            cpu_at = cpu_seconds()
-            if batch:
-                if not in_transaction:
-                    connection.set_autocommit(False)
-                _bare_write(batch, postgres=postgres)
-                in_transaction += len(batch)
-                rows_done += len(batch)
-            if in_transaction and (in_transaction >= batch_size or not batch):
-                connection.commit()
-                connection.set_autocommit(True)
-                in_transaction = 0
-            elapsed += time.perf_counter() - started_at
-            cpu += cpu_seconds() - cpu_at
-            if not batch:
-                break
+    while True:
+        batch = next(frames, [])
+        started_at = time.perf_counter()
+        cpu_at = cpu_seconds()
+        if batch:
+            if not in_transaction:
+                connection.set_autocommit(False)
+            _bare_write(batch, table, postgres=postgres)
+            in_transaction += len(batch)
+            rows_done += len(batch)
+        if in_transaction and (in_transaction >= batch_size or not batch):
+            connection.commit()
+            connection.set_autocommit(True)
+            in_transaction = 0
+        elapsed += time.perf_counter() - started_at
+        cpu += cpu_seconds() - cpu_at
+        if not batch:
+            break
     return rows_done, elapsed, cpu
 
 
@@ -425,8 +465,14 @@ def run_child(  # noqa: PLR0917
     assert again.applied == 0, again
     assert again.duplicates == records, again
 
-    bare_rows, bare_seconds, bare_cpu = bare_insert(path, batch_size, frame_size)
+    bare_rows, bare_seconds, bare_cpu = bare_insert(
+        stored_frames(frame_size), batch_size, "bench_stored"
+    )
     assert bare_rows == records
+    unrated_rows, unrated_seconds, unrated_cpu = bare_insert(
+        unrated_frames(path, frame_size), batch_size, "bench_unrated"
+    )
+    assert unrated_rows == records
     path.unlink()
 
     return {
@@ -448,6 +494,10 @@ def run_child(  # noqa: PLR0917
         "bare_cpu_seconds": round(bare_cpu, 2),
         "import_vs_bare_cpu": round(bare_cpu / import_cpu, 3),
         "load_average": os.getloadavg()[0],
+        "unrated_bare_seconds": round(unrated_seconds, 2),
+        "unrated_bare_cpu_seconds": round(unrated_cpu, 2),
+        "import_vs_unrated_bare": round(unrated_seconds / import_seconds, 3),
+        "import_vs_unrated_bare_cpu": round(unrated_cpu / import_cpu, 3),
         "charged_cents": charged,
         "debt_cents": debt,
         "barred_lines": Line.objects.filter(is_barred=True).count(),
@@ -455,6 +505,9 @@ def run_child(  # noqa: PLR0917
         "ledger_entries": LedgerEntry.objects.count(),
         "notifications": Notification.objects.count(),
         "stages": {stage: round(seconds, 2) for stage, seconds in report.stage_seconds.items()},
+        "stages_cpu": {
+            stage: round(seconds, 2) for stage, seconds in report.stage_cpu_seconds.items()
+        },
         "peak_rss_mb_before_import": round(memory_before, 1),
         "peak_rss_mb_after_import": round(memory_after, 1),
     }
@@ -525,13 +578,18 @@ def print_result(result: dict[str, Any], out: IO[str] = sys.stdout) -> None:
         f"{result['frame_size']:,})\n"
         f"  import   parse+dedupe+rate+persist+ledger: {result['import_seconds']} s "
         f"= {result['import_records_per_second']:,} records/s\n"
-        f"  baseline bare bulk insert of the same rows: {result['bare_seconds']} s "
+        f"  baseline bare bulk insert of the rows it stored: {result['bare_seconds']} s "
         f"= {result['bare_records_per_second']:,} records/s\n"
         f"  import / bare insert throughput: {result['import_vs_bare']}\n"
+        f"  (the unrated rows, the earlier baseline: {result['unrated_bare_seconds']} s, "
+        f"ratio {result['import_vs_unrated_bare']}; CPU {result['unrated_bare_cpu_seconds']} s, "
+        f"ratio {result['import_vs_unrated_bare_cpu']})\n"
         f"  CPU seconds (this process + its PostgreSQL backend): import "
         f"{result['import_cpu_seconds']}, bare insert {result['bare_cpu_seconds']}, "
         f"ratio {result['import_vs_bare_cpu']} (load average {result['load_average']:.1f})\n"
         f"  import stages (s): {', '.join(f'{k} {v}' for k, v in result['stages'].items())}\n"
+        f"  import stages (CPU s of this process): "
+        f"{', '.join(f'{k} {v}' for k, v in result['stages_cpu'].items())}\n"
         f"  re-import (all duplicates, nothing changed): {result['reimport_seconds']} s\n"
         f"  charged {result['charged_cents'] / 100:,.2f} $, "
         f"debt {result['debt_cents'] / 100:,.2f} $, "
