@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gzip
+import inspect
 import json
 import os
 import random
@@ -431,6 +432,9 @@ def run_child(  # noqa: PLR0917
     generated_in = time.perf_counter() - started
     memory_before = peak_memory_mb()
 
+    # Older versions of the importer (one frame a transaction) run too, for before/after figures.
+    takes_frames = "frame_size" in inspect.signature(services.import_cdrs).parameters
+    frames = {"frame_size": frame_size} if takes_frames else {}
     profiler = None
     if profile:
         import cProfile
@@ -441,9 +445,7 @@ def run_child(  # noqa: PLR0917
     with path.open("rb") as source:
         if profiler is not None:
             profiler.enable()
-        report = services.import_cdrs(
-            source, file_name=path.name, batch_size=batch_size, frame_size=frame_size
-        )
+        report = services.import_cdrs(source, file_name=path.name, batch_size=batch_size, **frames)
         if profiler is not None:
             profiler.disable()
     import_seconds = time.perf_counter() - started
@@ -458,9 +460,7 @@ def run_child(  # noqa: PLR0917
 
     reimport_started = time.perf_counter()
     with path.open("rb") as source:
-        again = services.import_cdrs(
-            source, file_name=path.name, batch_size=batch_size, frame_size=frame_size
-        )
+        again = services.import_cdrs(source, file_name=path.name, batch_size=batch_size, **frames)
     reimport_seconds = time.perf_counter() - reimport_started
     assert again.applied == 0, again
     assert again.duplicates == records, again
@@ -506,7 +506,8 @@ def run_child(  # noqa: PLR0917
         "notifications": Notification.objects.count(),
         "stages": {stage: round(seconds, 2) for stage, seconds in report.stage_seconds.items()},
         "stages_cpu": {
-            stage: round(seconds, 2) for stage, seconds in report.stage_cpu_seconds.items()
+            stage: round(seconds, 2)
+            for stage, seconds in getattr(report, "stage_cpu_seconds", {}).items()
         },
         "peak_rss_mb_before_import": round(memory_before, 1),
         "peak_rss_mb_after_import": round(memory_after, 1),
@@ -615,7 +616,11 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the results as JSON lines")
     args = parser.parse_args()
     if args.child:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+        # SIMCARE_BENCH_SRC: another checkout's src (an older importer, for before/after figures).
+        source = os.environ.get("SIMCARE_BENCH_SRC") or str(
+            Path(__file__).resolve().parents[1] / "src"
+        )
+        sys.path.insert(0, source)
         result = run_child(
             args.records, args.lines, args.batch_size, args.frame_size, args.gzip, args.profile
         )

@@ -96,6 +96,16 @@ _RECORD_COLUMNS = (
 )
 _RATED_COLUMNS = list(rating.Rated._fields)
 _DAILY_PARTS = 16  # rollup parts a batch keeps before it merges them
+# (kind, zone, direction) of a record as one integer for the rating loop: _COMBOS[code].
+_COMBOS = tuple(
+    (kind, zone, direction)
+    for kind in rating.KINDS
+    for zone in rating.ZONES
+    for direction in (rating.OUT, rating.IN)
+)
+_KIND_CODES = {kind: index for index, kind in enumerate(rating.KINDS)}
+_ZONE_CODES = {zone: index for index, zone in enumerate(rating.ZONES)}
+_COMBO_KIND = len(rating.ZONES) * 2
 
 
 @dataclass(frozen=True)
@@ -918,9 +928,22 @@ class _Batch:
                 self.unbarred.append(line_id)
 
     def _inputs(self, records: pl.DataFrame, order: pl.DataFrame) -> list[list[Any]]:
-        """The rating loop's columns, in rating order."""
+        """The rating loop's columns, in rating order: position, line, subscriber, the record's
+        (kind, zone, direction) as one small integer (an index of _COMBOS: Python keeps small
+        integers and these strings once, so a frame's values cost no object each), time,
+        quantity."""
+        col = pl.col
         rated = records.select(
-            "position", "line_id", "subscriber_id", "type", "zone", "direction", "ts", "quantity"
+            "position",
+            "line_id",
+            "subscriber_id",
+            combo=(
+                col("type").replace_strict(_KIND_CODES, return_dtype=pl.Int64) * _COMBO_KIND
+                + col("zone").replace_strict(_ZONE_CODES, return_dtype=pl.Int64) * 2
+                + (col("direction") == rating.IN).cast(pl.Int64)
+            ),
+            ts="ts",
+            quantity="quantity",
         )[order.get_column("position")]
         return [rated.get_column(name).to_list() for name in rated.columns]
 
@@ -934,9 +957,9 @@ class _Batch:
         rate = rating.rate_record
         inputs = self._inputs(records, order)
         self._lap("inputs")
-        for position, line_id, subscriber_id, kind, zone, direction, ts, quantity in zip(
-            *inputs, strict=True
-        ):
+        combos = _COMBOS
+        for position, line_id, subscriber_id, combo, ts, quantity in zip(*inputs, strict=True):
+            kind, zone, direction = combos[combo]
             rows[position] = (
                 record_ids[position],
                 line_id,
@@ -980,9 +1003,9 @@ class _Batch:
         rate = rating.rate_record
         inputs = self._inputs(records, order)
         self._lap("inputs")
-        for position, line_id, subscriber_id, kind, zone, direction, ts, quantity in zip(
-            *inputs, strict=True
-        ):
+        combos = _COMBOS
+        for position, line_id, subscriber_id, combo, ts, quantity in zip(*inputs, strict=True):
+            kind, zone, direction = combos[combo]
             results[position] = rate(
                 accounts[line_id], wallets[subscriber_id], kind, zone, direction, ts, quantity
             )
