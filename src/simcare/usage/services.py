@@ -46,7 +46,7 @@ from typing import IO, Any, cast
 import polars as pl
 import psycopg
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -429,7 +429,9 @@ class _LineCache:
         self.lines: dict[str, _LineInfo] = {}
         self.unknown: set[str] = set()
         self.loaded_from: int | None = None
-        self.loaded_at: dt.datetime | None = None
+        # The newest stored record when this import's last batch ended: another import's
+        # records after it mean it ran in between and may have moved the buckets held here.
+        self.last_record_id: int | None = None
         self.rates: dict[int, rating.Rates] = {}
 
     def needs_reload(self, earliest: int) -> bool:
@@ -439,7 +441,6 @@ class _LineCache:
         self.lines.clear()
         self.unknown.clear()
         self.loaded_from = None
-        self.loaded_at = None
 
     def forget(self, line_ids: list[int]) -> None:
         """Drop these lines: the next frame that meets them loads them again (a new bucket)."""
@@ -453,7 +454,6 @@ class _LineCache:
         if self.loaded_from is None or earliest < self.loaded_from:
             self.clear()
             self.loaded_from = earliest
-            self.loaded_at = timezone.now()
         missing = [m for m in msisdns if m not in self.lines and m not in self.unknown]
         if missing:
             found = _load_lines(missing, self.loaded_from, self.rates)
@@ -462,13 +462,12 @@ class _LineCache:
         return {m: self.lines[m] for m in msisdns if m in self.lines}
 
 
-def _other_imports_since(cdr_import_id: int, moment: dt.datetime) -> bool:
-    """Whether another import is running, or finished after `moment` (it may have moved buckets)."""
-    return (
-        CdrImport.objects.exclude(pk=cdr_import_id)
-        .filter(Q(status=ImportStatus.RUNNING) | Q(finished_at__gte=moment))
-        .exists()
-    )
+def _last_record_id() -> int:
+    """The newest stored record's id (the primary key's end: one index step)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT MAX(id) FROM usage_usagerecord")
+        row = cursor.fetchone()
+    return int(row[0] or 0) if row else 0
 
 
 def _lock_wallets(subscriber_ids: list[int]) -> dict[int, LedgerAccount]:
@@ -855,8 +854,8 @@ class _Batch:
                     [self.cdr_import.pk],
                 )
         self.locked = True
-        loaded_at = self.cache.loaded_at
-        if loaded_at is not None and _other_imports_since(self.cdr_import.pk, loaded_at):
+        seen = self.cache.last_record_id
+        if seen is not None and _last_record_id() != seen:
             self.cache.clear()  # another import may have moved the buckets we hold
 
     def _rate_and_write(self, fresh: pl.DataFrame) -> list[RejectedRow]:
@@ -1077,6 +1076,7 @@ class _Batch:
         """The end of the batch: flush, then count it on the import (same transaction)."""
         self.flush()
         self._top_up_data()
+        self.cache.last_record_id = _last_record_id()
         outcome = self.outcome
         CdrImport.objects.filter(pk=self.cdr_import.pk).update(
             rows_read=F("rows_read") + outcome.rows,
