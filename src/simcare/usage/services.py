@@ -1,30 +1,36 @@
 """The CDR import: parse, dedupe, rate and persist usage in set-based batches (30-usage.md).
 
 `import_cdrs(source, file_name=...)` reads a CSV (gzip detected by its magic
-bytes) in batches of `batch_size` lines. Parsing and row checks are
-vectorized (polars); only rating itself is a Python loop over plain values
-(`rating.rate_record`). Each batch is one database transaction:
+bytes). A batch of `batch_size` lines (2,000,000) is one database
+transaction, read in frames of `frame_size` lines (250,000). Parsing and row
+checks are vectorized (polars); only rating itself is a Python loop over
+plain values (`rating.rate_record`). Per frame:
 
-1. take the import lock (PostgreSQL advisory lock; on SQLite the first
-   statement is a write, which takes the database's write lock), so two
-   imports of the same file at once rate each record once;
+1. (first frame of a batch) take the import lock (PostgreSQL advisory lock;
+   on SQLite the first statement is a write, which takes the database's
+   write lock), so two imports of the same file at once rate each record
+   once;
 2. drop the rows whose record_id is already stored or repeated in the
-   batch (an earlier batch of the same file is already stored): a
-   re-import changes nothing;
-3. load the batch's lines, their valid buckets and their wallets (locked, in
-   primary-key order), and rate each wallet's records in started_at order;
-4. write: the records by COPY (PostgreSQL) or one executemany INSERT
-   (SQLite); bucket usage by one UPDATE … FROM (VALUES …); one ledger
-   transaction for the whole batch (each wallet -its charges, revenue:usage
-   +the sum); debt and barring on the lines; the daily rollups by
-   INSERT … ON CONFLICT DO UPDATE; threshold and barring notifications into
-   the outbox (dedupe keys make them once per bucket and per barring).
+   frame (earlier frames and batches are already stored): a re-import
+   changes nothing;
+3. find the frame's lines (cached across the import), lock the wallets not
+   met yet in the batch (primary-key order), and rate each wallet's records
+   in started_at order against the buckets and balances held in memory;
+4. write the records: COPY (PostgreSQL) or one executemany INSERT (SQLite).
+
+At the end of the batch, once for all its frames (`_Batch.flush`): bucket
+usage by one UPDATE … FROM (VALUES …); one ledger transaction (each wallet
+-its charges, revenue:usage +the sum); debt and barring on the lines; the
+daily rollups by INSERT … ON CONFLICT DO UPDATE; threshold and barring
+notifications into the outbox (dedupe keys make them once per bucket and per
+barring); then the data auto-top-ups of the lines that chose one. A killed
+import loses only the batch it was in; running the file again completes it.
 
 A bad row never stops the file: it is reported through `on_reject` with its
 row number (its line in the file, header = 1; a record is one line, as
 switches write them) and skipped. A file whose header is not the contract's
 is refused whole (CdrFileRefused); a file that stops being readable part-way
-(a truncated gzip) refuses the rest of it: the batches before stay applied,
+(a truncated gzip) refuses the rest of it: the frames before stay applied,
 and a re-import of the fixed file only adds what is missing.
 """
 
