@@ -18,13 +18,19 @@ thresholds fire. Then, in the same run and database, it times:
 - the import: `simcare.usage.services.import_cdrs` on the file, the code
   `simcare import-cdrs` runs: parse, dedupe, rate, persist records, buckets,
   ledger, debt, daily rollups, notifications;
-- the baseline: the same N rows (as the importer writes them) bulk-inserted
-  into a copy of the records table (same columns and unique index) by the
-  same method (COPY on PostgreSQL, executemany on SQLite), in batches of the
-  same size, one transaction each; no parsing, no rating.
+- the baseline: the same N rows the import stored (read back, rated values
+  included, built into tuples before the clock starts) bulk-inserted into a
+  copy of the records table (same columns and unique index) by the same
+  method (COPY on PostgreSQL, executemany on SQLite), a transaction per
+  batch and a statement per frame, as the import does; no parsing, no
+  rating. The earlier baseline, the file's rows unrated (units = quantity,
+  zeros elsewhere: smaller rows, as SQLite stores 0 and 1 in no bytes), is
+  printed beside it.
 
-It prints records/s for both, their ratio, and the process's peak resident
-memory (getrusage) before and after the import: run it with a larger N to
+It prints records/s for both, their ratio, the same in CPU seconds (this
+process and its PostgreSQL backend, steadier than wall time on a machine
+shared with other work), the import's stages, and the process's peak
+resident memory (getrusage) before and after the import: run it with a larger N to
 see the memory stay flat. Target (80-operations.md): ≥ 100,000 records/s and
 ≥ 0.5 x the bare insert.
 """
@@ -34,6 +40,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gzip
+import inspect
 import json
 import os
 import random
@@ -44,6 +51,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlparse, urlunparse
@@ -56,6 +64,25 @@ DAY_START = dt.datetime(2026, 12, 1, 5, 0, tzinfo=dt.UTC)
 def peak_memory_mb() -> float:
     # ru_maxrss is in kilobytes on Linux.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_seconds() -> float:
+    """CPU used so far by this process (all threads) and, on PostgreSQL, by its server backend
+    (read from /proc: the dev server runs on this machine). On a machine shared with other
+    work, CPU seconds move far less with the load than wall-clock seconds do."""
+    from django.db import connection
+
+    used = time.process_time()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        used += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
 
 
 def msisdn(index: int) -> str:
@@ -230,86 +257,167 @@ def load(lines: int) -> dict[str, Any]:
     }
 
 
-def bare_insert(path: Path, batch_size: int) -> tuple[int, float]:
-    """The baseline: the importer's rows (unrated) into a same-shaped table, same method."""
-    import csv
+def _bare_row(fields: list[str], *, postgres: bool) -> tuple[Any, ...]:
+    record_id, _msisdn, kind, started, quantity, zone, direction = fields
+    moment = dt.datetime.fromisoformat(started).astimezone(dt.UTC)
+    return (
+        record_id,
+        1,
+        1,
+        kind,
+        zone,
+        direction or "out",
+        moment if postgres else str(moment.replace(tzinfo=None)),
+        int(quantity),
+        int(quantity),
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        "rated",
+    )
 
-    from django.db import connection, transaction
+
+def _bare_write(batch: list[tuple[Any, ...]], table: str, *, postgres: bool) -> None:
+    from django.db import connection
 
     from simcare.usage import services
 
+    columns = ", ".join(services._RECORD_COLUMNS)
+    with connection.cursor() as cursor:
+        if postgres:
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in batch:
+                    copy.write_row(row)
+        else:
+            placeholders = ", ".join(["%s"] * len(services._RECORD_COLUMNS))
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", batch)
+
+
+def unrated_frames(path: Path, frame_size: int) -> Iterator[list[tuple[Any, ...]]]:
+    """The file's rows as the importer would store them before rating (units = quantity,
+    zeros for the rest, line and import 1): the baseline of the earlier measurements."""
+    import csv
+
+    from django.db import connection
+
+    postgres = connection.vendor == "postgresql"
+    opener: Any = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader)
+        while True:
+            batch = [_bare_row(fields, postgres=postgres) for fields in islice(reader, frame_size)]
+            if not batch:
+                return
+            yield batch
+
+
+def stored_frames(frame_size: int) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows the import stored, exactly (rated values included), read back in id order."""
+    from django.db import connection
+
+    from simcare.usage import services
+
+    columns = ", ".join(services._RECORD_COLUMNS)
+    last = 0
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, {columns} FROM usage_usagerecord WHERE id > %s ORDER BY id LIMIT %s",
+                [last, frame_size],
+            )
+            rows = cursor.fetchall()
+        if not rows:
+            return
+        last = rows[-1][0]
+        yield [tuple(row[1:]) for row in rows]
+
+
+def bare_insert(
+    frames: Iterator[list[tuple[Any, ...]]], batch_size: int, table: str
+) -> tuple[int, float, float]:
+    """The baseline: rows built beforehand, bulk-inserted into a same-shaped table (same
+    columns, same unique index) by the import's method, COPY on PostgreSQL and executemany on
+    SQLite: a transaction per batch_size rows, one statement per frame. Only the insert is
+    timed (wall and CPU); the rows of each frame are built before the clock starts."""
+    from django.db import connection
+
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("CREATE TABLE bench_bare (LIKE usage_usagerecord INCLUDING ALL)")
+            cursor.execute(f"CREATE TABLE {table} (LIKE usage_usagerecord INCLUDING ALL)")
         else:
             cursor.execute(
                 "SELECT sql FROM sqlite_master "
                 "WHERE tbl_name = 'usage_usagerecord' AND sql IS NOT NULL"
             )
             for (original,) in cursor.fetchall():
-                statement = original.replace('"usage_usagerecord"', '"bench_bare"')
-                cursor.execute(statement.replace("usage_record_record_id_unique", "bench_bare_rid"))
+                statement = original.replace('"usage_usagerecord"', f'"{table}"')
+                cursor.execute(statement.replace("usage_record_record_id_unique", f"{table}_rid"))
     postgres = connection.vendor == "postgresql"
-    columns = ", ".join(services._RECORD_COLUMNS)
-    opener: Any = gzip.open if path.suffix == ".gz" else open
     rows_done = 0
-    # The rows are built before the clock starts, batch by batch: only the insert is timed.
     elapsed = 0.0
-    with opener(path, "rt", encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle)
-        next(reader)
-        while True:
-            batch: list[tuple[Any, ...]] = []
-            for record_id, _msisdn, kind, started, quantity, zone, direction in reader:
-                moment = dt.datetime.fromisoformat(started).astimezone(dt.UTC)
-                batch.append(
-                    (
-                        record_id,
-                        1,
-                        1,
-                        kind,
-                        zone,
-                        direction or "out",
-                        moment if postgres else str(moment.replace(tzinfo=None)),
-                        int(quantity),
-                        int(quantity),
-                        0,
-                        0,
-                        0,
-                        0,
-                        0,
-                        0,
-                        "rated",
-                    )
-                )
-                if len(batch) >= batch_size:
-                    break
-            if not batch:
-                break
-            started_at = time.perf_counter()
-            with transaction.atomic(), connection.cursor() as cursor:
-                if postgres:
-                    with cursor.cursor.copy(f"COPY bench_bare ({columns}) FROM STDIN") as copy:
-                        for row in batch:
-                            copy.write_row(row)
-                else:
-                    placeholders = ", ".join(["%s"] * len(services._RECORD_COLUMNS))
-                    cursor.executemany(
-                        f"INSERT INTO bench_bare ({columns}) VALUES ({placeholders})", batch
-                    )
-            elapsed += time.perf_counter() - started_at
+    cpu = 0.0
+    in_transaction = 0
+    while True:
+        batch = next(frames, [])
+        started_at = time.perf_counter()
+        cpu_at = cpu_seconds()
+        if batch:
+            if not in_transaction:
+                connection.set_autocommit(False)
+            _bare_write(batch, table, postgres=postgres)
+            in_transaction += len(batch)
             rows_done += len(batch)
-    return rows_done, elapsed
+        if in_transaction and (in_transaction >= batch_size or not batch):
+            connection.commit()
+            connection.set_autocommit(True)
+            in_transaction = 0
+        elapsed += time.perf_counter() - started_at
+        cpu += cpu_seconds() - cpu_at
+        if not batch:
+            break
+    return rows_done, elapsed, cpu
 
 
-def run_child(records: int, lines: int, batch_size: int, compress: bool) -> dict[str, Any]:
+def check_conservation(subscribers: int) -> tuple[int, int]:
+    """Every unit accounted for, the wallets moved by the charges; returns (charged, debt)."""
+    from django.db import connection
+
+    from simcare.ledger.models import LedgerAccount
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT SUM(units), SUM(bucket_units + overage_units + free_units + rejected_units), "
+            "SUM(charged_cents), SUM(debt_cents) FROM usage_usagerecord"
+        )
+        units, accounted, charged, debt = (int(value or 0) for value in cursor.fetchone())
+    assert units == accounted, (units, accounted)
+    wallet_total = sum(
+        LedgerAccount.objects.filter(kind="wallet").values_list("cached_balance_cents", flat=True)
+    )
+    assert wallet_total == 300 * subscribers - charged, (wallet_total, charged)
+
+    return charged, debt
+
+
+def run_child(  # noqa: PLR0917
+    records: int,
+    lines: int,
+    batch_size: int,
+    frame_size: int,
+    compress: bool,
+    profile: str | None = None,
+) -> dict[str, Any]:
     import django
 
     django.setup()
     from django.core.management import call_command
     from django.db import connection
 
-    from simcare.ledger.models import LedgerAccount, LedgerEntry
+    from simcare.ledger.models import LedgerEntry
     from simcare.lines.models import Line
     from simcare.notify.models import Notification
     from simcare.usage import services
@@ -324,36 +432,47 @@ def run_child(records: int, lines: int, batch_size: int, compress: bool) -> dict
     generated_in = time.perf_counter() - started
     memory_before = peak_memory_mb()
 
+    # Older versions of the importer (one frame a transaction) run too, for before/after figures.
+    takes_frames = "frame_size" in inspect.signature(services.import_cdrs).parameters
+    frames = {"frame_size": frame_size} if takes_frames else {}
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
     started = time.perf_counter()
+    cpu_at = cpu_seconds()
     with path.open("rb") as source:
-        report = services.import_cdrs(source, file_name=path.name, batch_size=batch_size)
+        if profiler is not None:
+            profiler.enable()
+        report = services.import_cdrs(source, file_name=path.name, batch_size=batch_size, **frames)
+        if profiler is not None:
+            profiler.disable()
     import_seconds = time.perf_counter() - started
+    import_cpu = cpu_seconds() - cpu_at
+    if profiler is not None and profile:
+        profiler.dump_stats(profile)
     memory_after = peak_memory_mb()
     assert report.applied == records, report
     assert UsageRecord.objects.count() == records
 
-    # Conservation on the result: every unit accounted for, wallets moved by the charges.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT SUM(units), SUM(bucket_units + overage_units + free_units + rejected_units), "
-            "SUM(charged_cents), SUM(debt_cents) FROM usage_usagerecord"
-        )
-        units, accounted, charged, debt = (int(value or 0) for value in cursor.fetchone())
-    assert units == accounted, (units, accounted)
-    wallet_total = sum(
-        LedgerAccount.objects.filter(kind="wallet").values_list("cached_balance_cents", flat=True)
-    )
-    assert wallet_total == 300 * loaded["subscribers"] - charged, (wallet_total, charged)
+    charged, debt = check_conservation(loaded["subscribers"])
 
     reimport_started = time.perf_counter()
     with path.open("rb") as source:
-        again = services.import_cdrs(source, file_name=path.name, batch_size=batch_size)
+        again = services.import_cdrs(source, file_name=path.name, batch_size=batch_size, **frames)
     reimport_seconds = time.perf_counter() - reimport_started
     assert again.applied == 0, again
     assert again.duplicates == records, again
 
-    bare_rows, bare_seconds = bare_insert(path, batch_size)
+    bare_rows, bare_seconds, bare_cpu = bare_insert(
+        stored_frames(frame_size), batch_size, "bench_stored"
+    )
     assert bare_rows == records
+    unrated_rows, unrated_seconds, unrated_cpu = bare_insert(
+        unrated_frames(path, frame_size), batch_size, "bench_unrated"
+    )
+    assert unrated_rows == records
     path.unlink()
 
     return {
@@ -361,6 +480,7 @@ def run_child(records: int, lines: int, batch_size: int, compress: bool) -> dict
         "records": records,
         "lines": lines,
         "batch_size": batch_size,
+        "frame_size": frame_size,
         "file": path.name,
         **loaded,
         "generate_seconds": round(generated_in, 2),
@@ -370,6 +490,14 @@ def run_child(records: int, lines: int, batch_size: int, compress: bool) -> dict
         "bare_seconds": round(bare_seconds, 2),
         "bare_records_per_second": round(records / bare_seconds),
         "import_vs_bare": round(bare_seconds / import_seconds, 3),
+        "import_cpu_seconds": round(import_cpu, 2),
+        "bare_cpu_seconds": round(bare_cpu, 2),
+        "import_vs_bare_cpu": round(bare_cpu / import_cpu, 3),
+        "load_average": os.getloadavg()[0],
+        "unrated_bare_seconds": round(unrated_seconds, 2),
+        "unrated_bare_cpu_seconds": round(unrated_cpu, 2),
+        "import_vs_unrated_bare": round(unrated_seconds / import_seconds, 3),
+        "import_vs_unrated_bare_cpu": round(unrated_cpu / import_cpu, 3),
         "charged_cents": charged,
         "debt_cents": debt,
         "barred_lines": Line.objects.filter(is_barred=True).count(),
@@ -377,6 +505,10 @@ def run_child(records: int, lines: int, batch_size: int, compress: bool) -> dict
         "ledger_entries": LedgerEntry.objects.count(),
         "notifications": Notification.objects.count(),
         "stages": {stage: round(seconds, 2) for stage, seconds in report.stage_seconds.items()},
+        "stages_cpu": {
+            stage: round(seconds, 2)
+            for stage, seconds in getattr(report, "stage_cpu_seconds", {}).items()
+        },
         "peak_rss_mb_before_import": round(memory_before, 1),
         "peak_rss_mb_after_import": round(memory_after, 1),
     }
@@ -416,7 +548,11 @@ def run_database(database: str, args: argparse.Namespace) -> dict[str, Any]:
             str(args.lines),
             "--batch-size",
             str(args.batch_size),
+            "--frame-size",
+            str(args.frame_size),
         ]
+        if args.profile:
+            command += ["--profile", f"{args.profile}.{database}"]
         if args.gzip:
             command.append("--gzip")
         try:
@@ -439,13 +575,22 @@ def run_database(database: str, args: argparse.Namespace) -> dict[str, Any]:
 def print_result(result: dict[str, Any], out: IO[str] = sys.stdout) -> None:
     out.write(
         f"\n== {result['database']}: {result['records']:,} records for {result['lines']:,} lines "
-        f"({result['file']}, batches of {result['batch_size']:,})\n"
+        f"({result['file']}, batches of {result['batch_size']:,} in frames of "
+        f"{result['frame_size']:,})\n"
         f"  import   parse+dedupe+rate+persist+ledger: {result['import_seconds']} s "
         f"= {result['import_records_per_second']:,} records/s\n"
-        f"  baseline bare bulk insert of the same rows: {result['bare_seconds']} s "
+        f"  baseline bare bulk insert of the rows it stored: {result['bare_seconds']} s "
         f"= {result['bare_records_per_second']:,} records/s\n"
         f"  import / bare insert throughput: {result['import_vs_bare']}\n"
+        f"  (the unrated rows, the earlier baseline: {result['unrated_bare_seconds']} s, "
+        f"ratio {result['import_vs_unrated_bare']}; CPU {result['unrated_bare_cpu_seconds']} s, "
+        f"ratio {result['import_vs_unrated_bare_cpu']})\n"
+        f"  CPU seconds (this process + its PostgreSQL backend): import "
+        f"{result['import_cpu_seconds']}, bare insert {result['bare_cpu_seconds']}, "
+        f"ratio {result['import_vs_bare_cpu']} (load average {result['load_average']:.1f})\n"
         f"  import stages (s): {', '.join(f'{k} {v}' for k, v in result['stages'].items())}\n"
+        f"  import stages (CPU s of this process): "
+        f"{', '.join(f'{k} {v}' for k, v in result['stages_cpu'].items())}\n"
         f"  re-import (all duplicates, nothing changed): {result['reimport_seconds']} s\n"
         f"  charged {result['charged_cents'] / 100:,.2f} $, "
         f"debt {result['debt_cents'] / 100:,.2f} $, "
@@ -461,14 +606,25 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--lines", type=int, default=10_000)
     parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--batch-size", type=int, default=250_000)
+    parser.add_argument("--batch-size", type=int, default=2_000_000, help="rows a transaction")
+    parser.add_argument("--frame-size", type=int, default=250_000, help="rows a frame")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="cProfile the import into FILE.<database> (pstats)"
+    )
     parser.add_argument("--gzip", action="store_true", help="write and import a .csv.gz")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="print the results as JSON lines")
     args = parser.parse_args()
     if args.child:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-        print(json.dumps(run_child(args.records, args.lines, args.batch_size, args.gzip)))
+        # SIMCARE_BENCH_SRC: another checkout's src (an older importer, for before/after figures).
+        source = os.environ.get("SIMCARE_BENCH_SRC") or str(
+            Path(__file__).resolve().parents[1] / "src"
+        )
+        sys.path.insert(0, source)
+        result = run_child(
+            args.records, args.lines, args.batch_size, args.frame_size, args.gzip, args.profile
+        )
+        print(json.dumps(result))
         return
     databases = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     for database in databases:

@@ -64,6 +64,7 @@ record = st.tuples(
     wallet_cents=st.integers(0, 500),
     records=st.lists(record, max_size=30),
     batch_size=st.integers(1, 12),
+    frame_size=st.integers(1, 12),  # frames smaller than the batch: several per transaction
 )
 def test_every_unit_is_accounted_for_and_the_wallet_moves_by_the_charges(  # noqa: PLR0917
     db: None,
@@ -76,10 +77,22 @@ def test_every_unit_is_accounted_for_and_the_wallet_moves_by_the_charges(  # noq
     wallet_cents: int,
     records: list[tuple[str, str, str, int, int, int]],
     batch_size: int,
+    frame_size: int,
 ) -> None:
     try:
         with transaction.atomic():
-            _run(data_mb, voice, sms, rates, includes_us, addon, wallet_cents, records, batch_size)
+            _run(
+                data_mb,
+                voice,
+                sms,
+                rates,
+                includes_us,
+                addon,
+                wallet_cents,
+                records,
+                batch_size,
+                frame_size,
+            )
             raise _Rollback
     except _Rollback:
         pass
@@ -95,6 +108,7 @@ def _run(  # noqa: PLR0917  (the drawn values, passed on as they come)
     wallet_cents: int,
     records: list[tuple[str, str, str, int, int, int]],
     batch_size: int,
+    frame_size: int,
 ) -> None:
     n = next(_serial)
     names = [
@@ -178,7 +192,7 @@ def _run(  # noqa: PLR0917  (the drawn values, passed on as they come)
         f"{quantity},{zone},{'' if kind == 'data' else direction}"
         for i, (kind, zone, direction, offset, quantity, which) in enumerate(records)
     ]
-    report = run_import(cdr_bytes(*rows), batch_size=batch_size)
+    report = run_import(cdr_bytes(*rows), batch_size=batch_size, frame_size=frame_size)
 
     assert report.rejected == 0
     assert report.applied == len(records)

@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import BigIntegerField, Case, F, Value, When
 from django.utils import timezone
 
 from simcare.accounts.models import Subscriber
@@ -212,6 +212,30 @@ def _check_shape(kind: str, legs: list[Leg]) -> None:
         raise UnbalancedTransaction(total_cents=total)
 
 
+_BALANCE_CHUNK = 500
+
+
+def _add_to_balances(deltas: dict[int, int]) -> None:
+    """cached_balance_cents += delta for each account: one UPDATE per 500 accounts (a usage
+    charge has a leg per wallet), not one per account."""
+    ordered = sorted(deltas.items())
+    for start in range(0, len(ordered), _BALANCE_CHUNK):
+        chunk = ordered[start : start + _BALANCE_CHUNK]
+        if len(chunk) == 1:
+            account_id, delta = chunk[0]
+            LedgerAccount.objects.filter(pk=account_id).update(
+                cached_balance_cents=F("cached_balance_cents") + delta
+            )
+            continue
+        LedgerAccount.objects.filter(pk__in=[account_id for account_id, _delta in chunk]).update(
+            cached_balance_cents=F("cached_balance_cents")
+            + Case(
+                *(When(pk=account_id, then=Value(delta)) for account_id, delta in chunk),
+                output_field=BigIntegerField(),
+            )
+        )
+
+
 def _post(
     *,
     kind: str,
@@ -265,11 +289,7 @@ def _post(
         LedgerEntry(transaction=txn, account_id=account.pk, amount_cents=amount, created_at=now)
         for account, amount in legs
     )
-    for account_id, delta in sorted(deltas.items()):
-        if delta:
-            LedgerAccount.objects.filter(pk=account_id).update(
-                cached_balance_cents=F("cached_balance_cents") + delta
-            )
+    _add_to_balances({account_id: delta for account_id, delta in deltas.items() if delta})
     balances = dict(
         LedgerAccount.objects.filter(pk__in=deltas).values_list("pk", "cached_balance_cents")
     )

@@ -1,30 +1,36 @@
 """The CDR import: parse, dedupe, rate and persist usage in set-based batches (30-usage.md).
 
 `import_cdrs(source, file_name=...)` reads a CSV (gzip detected by its magic
-bytes) in batches of `batch_size` lines. Parsing and row checks are
-vectorized (polars); only rating itself is a Python loop over plain values
-(`rating.rate_record`). Each batch is one database transaction:
+bytes). A batch of `batch_size` lines (2,000,000) is one database
+transaction, read in frames of `frame_size` lines (250,000). Parsing and row
+checks are vectorized (polars); only rating itself is a Python loop over
+plain values (`rating.rate_record`). Per frame:
 
-1. take the import lock (PostgreSQL advisory lock; on SQLite the first
-   statement is a write, which takes the database's write lock), so two
-   imports of the same file at once rate each record once;
+1. (first frame of a batch) take the import lock (PostgreSQL advisory lock;
+   on SQLite the first statement is a write, which takes the database's
+   write lock), so two imports of the same file at once rate each record
+   once;
 2. drop the rows whose record_id is already stored or repeated in the
-   batch (an earlier batch of the same file is already stored): a
-   re-import changes nothing;
-3. load the batch's lines, their valid buckets and their wallets (locked, in
-   primary-key order), and rate each wallet's records in started_at order;
-4. write: the records by COPY (PostgreSQL) or one executemany INSERT
-   (SQLite); bucket usage by one UPDATE … FROM (VALUES …); one ledger
-   transaction for the whole batch (each wallet -its charges, revenue:usage
-   +the sum); debt and barring on the lines; the daily rollups by
-   INSERT … ON CONFLICT DO UPDATE; threshold and barring notifications into
-   the outbox (dedupe keys make them once per bucket and per barring).
+   frame (earlier frames and batches are already stored): a re-import
+   changes nothing;
+3. find the frame's lines (cached across the import), lock the wallets not
+   met yet in the batch (primary-key order), and rate each wallet's records
+   in started_at order against the buckets and balances held in memory;
+4. write the records: COPY (PostgreSQL) or one executemany INSERT (SQLite).
+
+At the end of the batch, once for all its frames (`_Batch.flush`): bucket
+usage by one UPDATE … FROM (VALUES …); one ledger transaction (each wallet
+-its charges, revenue:usage +the sum); debt and barring on the lines; the
+daily rollups by INSERT … ON CONFLICT DO UPDATE; threshold and barring
+notifications into the outbox (dedupe keys make them once per bucket and per
+barring); then the data auto-top-ups of the lines that chose one. A killed
+import loses only the batch it was in; running the file again completes it.
 
 A bad row never stops the file: it is reported through `on_reject` with its
 row number (its line in the file, header = 1; a record is one line, as
 switches write them) and skipped. A file whose header is not the contract's
 is refused whole (CdrFileRefused); a file that stops being readable part-way
-(a truncated gzip) refuses the rest of it: the batches before stay applied,
+(a truncated gzip) refuses the rest of it: the frames before stay applied,
 and a re-import of the fixed file only adds what is missing.
 """
 
@@ -37,7 +43,7 @@ import io
 import json
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
@@ -69,7 +75,8 @@ COLUMNS: tuple[str, ...] = (
     "zone",
     "direction",
 )
-DEFAULT_BATCH_SIZE = 250_000
+DEFAULT_BATCH_SIZE = 2_000_000  # rows per database transaction
+DEFAULT_FRAME_SIZE = 250_000  # rows parsed, rated and written at a time
 REVENUE_ACCOUNT = "revenue:usage"
 REJECTS_KEPT = 20
 _LOCK_KEY = 0x5C0BCDF1  # pg_advisory_xact_lock key of the usage import
@@ -94,6 +101,17 @@ _RECORD_COLUMNS = (
     "outcome",
 )
 _RATED_COLUMNS = list(rating.Rated._fields)
+_DAILY_PARTS = 16  # rollup parts a batch keeps before it merges them
+# (kind, zone, direction) of a record as one integer for the rating loop: _COMBOS[code].
+_COMBOS = tuple(
+    (kind, zone, direction)
+    for kind in rating.KINDS
+    for zone in rating.ZONES
+    for direction in (rating.OUT, rating.IN)
+)
+_KIND_CODES = {kind: index for index, kind in enumerate(rating.KINDS)}
+_ZONE_CODES = {zone: index for index, zone in enumerate(rating.ZONES)}
+_COMBO_KIND = len(rating.ZONES) * 2
 
 
 @dataclass(frozen=True)
@@ -122,6 +140,8 @@ class ImportReport:
     first_rejects: list[RejectedRow] = field(default_factory=list)
     # Seconds spent per stage (parse, dedupe, load, rate, records, rest): the benchmark prints them.
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    # The same stages in CPU seconds of this process (all threads): steadier on a busy machine.
+    stage_cpu_seconds: dict[str, float] = field(default_factory=dict)
 
 
 Progress = Callable[[int], None]
@@ -306,7 +326,7 @@ def _cursor() -> Iterator[Any]:
 
 def _in_list(values: list[Any]) -> tuple[str, list[Any]]:
     if connection.vendor == "postgresql":
-        return "= ANY(%s)", [values]
+        return "= ANY(%b)", [values]
     return "IN (SELECT value FROM json_each(%s))", [json.dumps(values)]
 
 
@@ -399,38 +419,61 @@ def _load_lines(
 
 
 class _LineCache:
-    """The lines one import has met, kept across its batches.
+    """The lines one import has met, kept across its frames and batches.
 
     Bucket usage moves only through imports, which run one at a time (the
-    import lock), and each batch adds its deltas to the cached buckets as
-    it writes them to the database, so the cache stays exact for usage.
-    What other services change meanwhile (a renewal, an add-on bought) is
-    seen by the next import; wallets are read afresh, and locked, in every
-    batch. A batch older than what the cache was loaded for reloads it, so a
-    late record still sees the buckets valid at its time.
+    import lock); a batch keeps its bucket usage in these objects and writes
+    the deltas when it flushes, so the cache stays exact for usage. What other
+    services change meanwhile (a renewal, an add-on bought) is seen by the
+    next import; wallets are read afresh, and locked, in every batch. A frame
+    older than what the cache was loaded for reloads it (after a flush), so a
+    late record still sees the buckets valid at its time; a batch that finds
+    another import ran since the cache was loaded drops it (`clear`).
     """
 
     def __init__(self) -> None:
         self.lines: dict[str, _LineInfo] = {}
         self.unknown: set[str] = set()
         self.loaded_from: int | None = None
+        # The newest stored record when this import's last batch ended: another import's
+        # records after it mean it ran in between and may have moved the buckets held here.
+        self.last_record_id: int | None = None
         self.rates: dict[int, rating.Rates] = {}
+
+    def needs_reload(self, earliest: int) -> bool:
+        return self.loaded_from is not None and earliest < self.loaded_from
+
+    def clear(self) -> None:
+        self.lines.clear()
+        self.unknown.clear()
+        self.loaded_from = None
+
+    def forget(self, line_ids: list[int]) -> None:
+        """Drop these lines: the next frame that meets them loads them again (a new bucket)."""
+        if not line_ids:
+            return
+        dropped = set(line_ids)
+        for msisdn in [m for m, info in self.lines.items() if info.account.line_id in dropped]:
+            del self.lines[msisdn]
 
     def get(self, msisdns: list[str], earliest: int) -> dict[str, _LineInfo]:
         if self.loaded_from is None or earliest < self.loaded_from:
-            self.lines.clear()
-            self.unknown.clear()
+            self.clear()
             self.loaded_from = earliest
         missing = [m for m in msisdns if m not in self.lines and m not in self.unknown]
         if missing:
             found = _load_lines(missing, self.loaded_from, self.rates)
             self.lines.update(found)
             self.unknown.update(m for m in missing if m not in found)
-        batch = {m: self.lines[m] for m in msisdns if m in self.lines}
-        for info in batch.values():
-            info.account.newly_barred = False
-            info.account.debt_cents = 0
-        return batch
+        return {m: self.lines[m] for m in msisdns if m in self.lines}
+
+
+def _last_record_id() -> int:
+    """The newest stored record's id (the primary key's end: one index step)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT MAX(id) FROM usage_usagerecord")
+        row = cursor.fetchone()
+    return int(row[0] or 0) if row else 0
 
 
 def _lock_wallets(subscriber_ids: list[int]) -> dict[int, LedgerAccount]:
@@ -446,31 +489,58 @@ def _lock_wallets(subscriber_ids: list[int]) -> dict[int, LedgerAccount]:
     return wallets
 
 
-def _any_stored_in_range(record_ids: list[str]) -> bool:
-    """Whether any stored record_id sorts between the batch's lowest and highest.
+_BYTEWISE_COLLATIONS = frozenset({"c", "posix", "c.utf8", "c.utf-8", "ucs_basic", "pg_c_utf8"})
 
-    When none does (a new file of ascending ids, the usual case), the batch needs no
-    lookup of its ids one by one. The bounds are taken by the database itself, in its
-    own collation, which may order text differently from Python.
+
+def _orders_bytewise() -> bool:
+    """Whether the database orders record_id by bytes, as polars does (SQLite: always; PostgreSQL:
+    a C / POSIX / C.UTF-8 collation — code-point order is byte order in UTF-8). Asked once per
+    connection."""
+    if connection.vendor != "postgresql":
+        return True
+    raw = connection.connection
+    cached = getattr(raw, "_simcare_bytewise", None)
+    if cached is None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT CASE WHEN c.collname = 'default' THEN d.datcollate ELSE c.collname END
+                FROM pg_attribute a
+                JOIN pg_collation c ON c.oid = a.attcollation
+                JOIN pg_database d ON d.datname = current_database()
+                WHERE a.attrelid = 'usage_usagerecord'::regclass AND a.attname = 'record_id'
+                """
+            )
+            row = cursor.fetchone()
+        cached = bool(row) and str(row[0]).lower() in _BYTEWISE_COLLATIONS
+        raw._simcare_bytewise = cached
+    return bool(cached)
+
+
+def _any_stored_in_range(record_ids: pl.Series) -> bool:
+    """Whether any stored record_id sorts between the frame's lowest and highest.
+
+    When none does (a new file of ascending ids, the usual case), the frame needs no
+    lookup of its ids one by one. Polars orders text by bytes; when the database
+    orders it otherwise (a PostgreSQL linguistic collation), it takes the bounds itself.
     """
     with _cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if _orders_bytewise():
+            cursor.execute(
+                "SELECT EXISTS (SELECT 1 FROM usage_usagerecord "
+                "WHERE record_id >= %s AND record_id <= %s)",
+                [record_ids.min(), record_ids.max()],
+            )
+        else:
             cursor.execute(
                 """
                 SELECT EXISTS (
                     SELECT 1 FROM usage_usagerecord r,
-                        (SELECT min(v) AS lo, max(v) AS hi FROM unnest(%s::text[]) AS v) AS b
+                        (SELECT min(v) AS lo, max(v) AS hi FROM unnest(%b::text[]) AS v) AS b
                     WHERE r.record_id >= b.lo AND r.record_id <= b.hi
                 )
                 """,
-                [record_ids],
-            )
-        else:
-            # SQLite compares text by bytes (BINARY), as min() and max() do here.
-            cursor.execute(
-                "SELECT EXISTS (SELECT 1 FROM usage_usagerecord "
-                "WHERE record_id >= %s AND record_id <= %s)",
-                [min(record_ids), max(record_ids)],
+                [record_ids.to_list()],
             )
         row = cursor.fetchone()
         return bool(row and row[0])
@@ -492,27 +562,31 @@ def _existing_record_ids(record_ids: list[str]) -> list[str]:
 # --- writing a batch --------------------------------------------------------------------------
 
 
-def _insert_records(records: pl.DataFrame) -> None:
+def _copy_records(records: pl.DataFrame) -> None:
+    """PostgreSQL: the frame's records by COPY, the CSV written by polars (no Python per row)."""
     columns = ", ".join(_RECORD_COLUMNS)
+    payload = records.write_csv(include_header=False, datetime_format="%Y-%m-%d %H:%M:%S%.6f+00:00")
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(
+            f"COPY usage_usagerecord ({columns}) FROM STDIN WITH (FORMAT csv)"
+        ) as copy,
+    ):
+        copy.write(payload)
+
+
+def _insert_rows(rows: list[Any], cdr_import_id: int) -> None:
+    """SQLite: the frame's records, as built by the rating loop, by one executemany
+    (the import's id, the same on every row, is in the statement)."""
+    columns = ", ".join(_RECORD_COLUMNS)
+    placeholders = ", ".join(
+        str(int(cdr_import_id)) if name == "cdr_import_id" else "%s" for name in _RECORD_COLUMNS
+    )
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            payload = records.write_csv(
-                include_header=False, datetime_format="%Y-%m-%d %H:%M:%S%.6f+00:00"
-            )
-            with cursor.cursor.copy(
-                f"COPY usage_usagerecord ({columns}) FROM STDIN WITH (FORMAT csv)"
-            ) as copy:
-                copy.write(payload)
-        else:
-            rows = records.with_columns(
-                pl.col("started_at").dt.strftime("%Y-%m-%d %H:%M:%S%.6f")
-            ).iter_rows()
-            placeholders = ", ".join(["%s"] * len(_RECORD_COLUMNS))
-            cursor.executemany(
-                f"INSERT INTO usage_usagerecord ({columns}) VALUES ({placeholders})",  # noqa: S608
-                # An iterator: sqlite3 reads it row by row, no list of the whole batch.
-                cast("Sequence[Any]", rows),
-            )
+        cursor.executemany(
+            f"INSERT INTO usage_usagerecord ({columns}) VALUES ({placeholders})",  # noqa: S608
+            rows,
+        )
 
 
 def _update_from_values(table: str, column: str, pairs: list[tuple[int, int]]) -> None:
@@ -523,7 +597,7 @@ def _update_from_values(table: str, column: str, pairs: list[tuple[int, int]]) -
             cursor.execute(
                 f"""
                 UPDATE {table} SET {column} = {table}.{column} + v.delta
-                FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, delta)
+                FROM unnest(%b::bigint[], %b::bigint[]) AS v(id, delta)
                 WHERE {table}.id = v.id
                 """,  # noqa: S608
                 [[pair[0] for pair in pairs], [pair[1] for pair in pairs]],
@@ -541,29 +615,10 @@ def _update_from_values(table: str, column: str, pairs: list[tuple[int, int]]) -
             )
 
 
-def _daily_rollups(records: pl.DataFrame) -> pl.DataFrame:
-    """Per line, business-time day and kind: units served, records, cents charged."""
-    served = pl.col("units") - pl.col("rejected_units")
-    return (
-        records.filter((served > 0) | (pl.col("charged_cents") > 0))
-        .with_columns(
-            day=pl.col("started_at").dt.convert_time_zone(str(business_zone())).dt.date(),
-            served=served,
-        )
-        .group_by("line_id", "day", "kind")
-        .agg(
-            units=pl.col("served").sum(),
-            records=pl.len().cast(pl.Int64),
-            charged_cents=pl.col("charged_cents").sum(),
-        )
-        .sort("line_id", "day", "kind")
-    )
-
-
 _DAILY_INSERT_ARRAYS = """
     INSERT INTO usage_dailyusage (line_id, day, kind, units, records, charged_cents)
-    SELECT * FROM unnest(%s::bigint[], %s::date[], %s::varchar[], %s::bigint[], %s::bigint[],
-                         %s::bigint[])
+    SELECT * FROM unnest(%b::bigint[], %b::date[], %b::varchar[], %b::bigint[], %b::bigint[],
+                         %b::bigint[])
     ON CONFLICT (line_id, day, kind) DO UPDATE SET
         units = usage_dailyusage.units + excluded.units,
         records = usage_dailyusage.records + excluded.records,
@@ -579,9 +634,38 @@ _DAILY_INSERT_ROWS = """
 """
 
 
-def _add_daily(rollups: pl.DataFrame) -> None:
-    """Add the batch's rollups to the stored ones: one statement (PostgreSQL: arrays)."""
-    rollups = rollups.select("line_id", "day", "kind", "units", "records", "charged_cents")
+def _daily_rollups(records: pl.DataFrame) -> pl.DataFrame:
+    """Per line, business day and kind: units served, records, cents charged.
+
+    `records` has line_id, day, kind, served (units - rejected) and charged_cents."""
+    return (
+        records.filter((pl.col("served") > 0) | (pl.col("charged_cents") > 0))
+        .group_by("line_id", "day", "kind")
+        .agg(
+            units=pl.col("served").sum(),
+            records=pl.len().cast(pl.Int64),
+            charged_cents=pl.col("charged_cents").sum(),
+        )
+    )
+
+
+def _merged(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    return (
+        pl.concat(parts)
+        .group_by("line_id", "day", "kind")
+        .agg(pl.col("units").sum(), pl.col("records").sum(), pl.col("charged_cents").sum())
+    )
+
+
+def _add_daily(parts: list[pl.DataFrame]) -> None:
+    """Add a batch's rollups (one part per frame) to the stored ones: one statement."""
+    rollups = (
+        _merged(parts)
+        .sort("line_id", "day", "kind")
+        .select("line_id", "day", "kind", "units", "records", "charged_cents")
+    )
+    if not rollups.height:
+        return
     with _cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
@@ -591,7 +675,7 @@ def _add_daily(rollups: pl.DataFrame) -> None:
             return
         cursor.executemany(
             _DAILY_INSERT_ROWS,
-            cast("Sequence[Any]", rollups.with_columns(pl.col("day").cast(pl.String)).iter_rows()),
+            rollups.with_columns(pl.col("day").cast(pl.String)).rows(),
         )
 
 
@@ -632,8 +716,8 @@ def _queue(notices: list[_Notice], now: dt.datetime) -> None:
                 INSERT INTO notify_notification ({_NOTIFICATION_COLUMNS})
                 SELECT %s, %s, v.recipient_id, v.channel, v.template, v.language, v.line_id,
                        NULL, v.context::jsonb, v.dedupe_key, 'queued', 0, '', '', '', '', NULL
-                FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::varchar[],
-                            %s::bigint[], %s::text[], %s::varchar[])
+                FROM unnest(%b::bigint[], %b::varchar[], %b::varchar[], %b::varchar[],
+                            %b::bigint[], %b::text[], %b::varchar[])
                      AS v(recipient_id, channel, template, language, line_id, context, dedupe_key)
                 ON CONFLICT (dedupe_key) DO NOTHING
                 """,  # noqa: S608
@@ -652,14 +736,13 @@ def _queue(notices: list[_Notice], now: dt.datetime) -> None:
 
 
 def _bucket_changes(
-    accounts: dict[int, rating.Account], infos: dict[int, _LineInfo], used_before: dict[int, int]
+    touched: dict[int, _LineInfo], used_before: dict[int, int]
 ) -> tuple[list[tuple[int, int]], list[_Notice]]:
-    """What the batch added to each bucket, and the thresholds (80%, 100%) it crossed."""
+    """What a batch added to each bucket, and the thresholds (80%, 100%) it crossed."""
     notices: list[_Notice] = []
     deltas: list[tuple[int, int]] = []
-    for account in accounts.values():
-        info = infos[account.line_id]
-        for bucket in account.buckets:
+    for info in touched.values():
+        for bucket in info.account.buckets:
             before = used_before[bucket.id]
             if bucket.used == before:
                 continue
@@ -685,7 +768,7 @@ def _bucket_changes(
     return sorted(deltas), notices
 
 
-# --- one batch ----------------------------------------------------------------------------------
+# --- one batch: one transaction over several frames -------------------------------------------
 
 
 @dataclass
@@ -693,56 +776,77 @@ class _BatchOutcome:
     rows: int = 0
     applied: int = 0
     duplicates: int = 0
-    rejected: list[RejectedRow] = field(default_factory=list)
+    rejected: int = 0
     charged_cents: int = 0
     debt_cents: int = 0
-    stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
 class _Batch:
-    def __init__(self, cdr_import: CdrImport, number: int, now: dt.datetime) -> None:
+    """One database transaction: frames are rated and their records written one by one,
+    while what they do to lines (bucket usage, wallet charges, debt and bars, daily
+    rollups, notifications) is summed in memory, per line, and written once by `flush`:
+    at the end of the batch, or before the line cache reloads for a late frame."""
+
+    def __init__(
+        self,
+        cdr_import: CdrImport,
+        number: int,
+        now: dt.datetime,
+        cache: _LineCache,
+        stages: tuple[dict[str, float], dict[str, float]],
+    ) -> None:
         self.cdr_import = cdr_import
         self.number = number
         self.now = now
+        self.cache = cache
+        self.stages, self.cpu_stages = stages
         self.outcome = _BatchOutcome()
-        self._clock = time.perf_counter()
+        self.locked = False
+        self.flushes = 0
+        self.sqlite = connection.vendor != "postgresql"
+        # Locked at first sight in this batch; in memory the wallets' balances move as rated.
+        self.wallets: dict[int, rating.Wallet] = {}
+        self.ledger_accounts: dict[int, LedgerAccount] = {}
+        # Since the last flush: the lines rated, their buckets' usage then, lines unbarred.
+        self.touched: dict[int, _LineInfo] = {}
+        self.used_before: dict[int, int] = {}
+        self.unbarred: list[int] = []
+        self.used_data: set[int] = set()  # lines whose data buckets this batch used
+        self.daily: list[pl.DataFrame] = []  # per frame: rollups by line, day and kind
+        self._clock, self._cpu_clock = time.perf_counter(), time.process_time()
 
     def _lap(self, stage: str) -> None:
-        now = time.perf_counter()
-        stages = self.outcome.stage_seconds
-        stages[stage] = stages.get(stage, 0.0) + now - self._clock
-        self._clock = now
+        now, cpu = time.perf_counter(), time.process_time()
+        self.stages[stage] = self.stages.get(stage, 0.0) + now - self._clock
+        self.cpu_stages[stage] = self.cpu_stages.get(stage, 0.0) + cpu - self._cpu_clock
+        self._clock, self._cpu_clock = now, cpu
 
-    def run(self, frame: pl.DataFrame, cache: _LineCache) -> _BatchOutcome:
+    def add(self, frame: pl.DataFrame) -> list[RejectedRow]:
+        """Rate and write one checked frame; returns its rejected rows in row order."""
+        self._clock, self._cpu_clock = time.perf_counter(), time.process_time()
         outcome = self.outcome
-        outcome.rows = frame.height
+        outcome.rows += frame.height
+        rejected: list[RejectedRow] = []
         bad = frame.filter(pl.col("reason").is_not_null())
         if bad.height:
-            outcome.rejected.extend(_rejects(bad))
+            rejected.extend(_rejects(bad))
         good = frame.filter(pl.col("reason").is_null())
-        self._lock()
+        if not self.locked:
+            self._lock()
         fresh = good.unique(subset="record_id", keep="first", maintain_order=True)
         outcome.duplicates += good.height - fresh.height
-        record_ids = fresh.get_column("record_id").to_list() if fresh.height else []
-        if record_ids and _any_stored_in_range(record_ids):
-            existing = _existing_record_ids(record_ids)
+        if fresh.height and _any_stored_in_range(fresh.get_column("record_id")):
+            existing = _existing_record_ids(fresh.get_column("record_id").to_list())
             if existing:
                 before = fresh.height
                 fresh = fresh.filter(~pl.col("record_id").is_in(existing))
                 outcome.duplicates += before - fresh.height
         self._lap("dedupe")
         if fresh.height:
-            self._rate_and_write(fresh, cache)
-        CdrImport.objects.filter(pk=self.cdr_import.pk).update(
-            rows_read=F("rows_read") + outcome.rows,
-            applied=F("applied") + outcome.applied,
-            duplicates=F("duplicates") + outcome.duplicates,
-            rejected=F("rejected") + len(outcome.rejected),
-            charged_cents=F("charged_cents") + outcome.charged_cents,
-            debt_cents=F("debt_cents") + outcome.debt_cents,
-        )
-        outcome.rejected.sort(key=lambda reject: reject.row_number)
-        return outcome
+            rejected.extend(self._rate_and_write(fresh))
+        outcome.rejected += len(rejected)
+        rejected.sort(key=lambda reject: reject.row_number)
+        return rejected
 
     def _lock(self) -> None:
         with connection.cursor() as cursor:
@@ -755,12 +859,18 @@ class _Batch:
                     "UPDATE usage_cdrimport SET status = status WHERE id = %s",
                     [self.cdr_import.pk],
                 )
+        self.locked = True
+        seen = self.cache.last_record_id
+        if seen is not None and _last_record_id() != seen:
+            self.cache.clear()  # another import may have moved the buckets we hold
 
-    def _rate_and_write(self, fresh: pl.DataFrame, cache: _LineCache) -> None:
-        outcome = self.outcome
+    def _rate_and_write(self, fresh: pl.DataFrame) -> list[RejectedRow]:
+        rejected: list[RejectedRow] = []
         earliest = fresh.get_column("ts").min()
         assert isinstance(earliest, int)  # noqa: S101  (checked rows all have a time)
-        lines = cache.get(fresh.get_column("msisdn").unique().to_list(), earliest)
+        if self.cache.needs_reload(earliest):
+            self.flush()
+        lines = self.cache.get(fresh.get_column("msisdn").unique().to_list(), earliest)
         known = pl.DataFrame(
             {
                 "msisdn": list(lines),
@@ -773,122 +883,271 @@ class _Batch:
         unknown = joined.filter(pl.col("line_id").is_null())
         if unknown.height:
             reason = gettext("No live line has this msisdn.")
-            outcome.rejected.extend(_rejects(unknown.with_columns(reason=pl.lit(reason))))
+            rejected.extend(_rejects(unknown.with_columns(reason=pl.lit(reason))))
+        records = joined.filter(pl.col("line_id").is_not_null())
+        if not records.height:
+            return rejected
+        infos = {info.account.line_id: info for info in lines.values()}
+        self._meet(infos)
+        self._lap("load")
+        records = records.with_columns(
+            direction=pl.col("direction").fill_null(rating.OUT),
+            quantity=pl.col("quantity").cast(pl.Int64),
+            position=pl.int_range(pl.len(), dtype=pl.Int64),
+            day=pl.col("started").dt.convert_time_zone(str(business_zone())).dt.date(),
+        )
         # Each wallet's records in time order (ties in file order): each line's are then too.
-        rated_frame = joined.filter(pl.col("line_id").is_not_null()).sort(
+        order = records.select("subscriber_id", "ts", "row", "position").sort(
             "subscriber_id", "ts", "row", maintain_order=True
         )
-        if not rated_frame.height:
-            return
-        rated_frame = rated_frame.with_columns(direction=pl.col("direction").fill_null(rating.OUT))
-        infos = {info.account.line_id: info for info in lines.values()}
-        accounts = {line_id: info.account for line_id, info in infos.items()}
-        subscribers = sorted({info.subscriber_id for info in infos.values()})
-        ledger_accounts = _lock_wallets(subscribers)
-        wallets: dict[int, rating.Wallet] = {}
-        for subscriber_id in subscribers:
-            account = ledger_accounts.get(subscriber_id)
-            wallets[subscriber_id] = rating.Wallet(
-                account.cached_balance_cents + account.overdraft_limit_cents if account else 0
-            )
-        unbarred = [
-            line_id
-            for line_id, info in infos.items()
-            if info.account.is_barred and wallets[info.subscriber_id].available_cents > 0
-        ]
-        for line_id in unbarred:
-            # The wallet has money again (a top-up): chargeable usage is back.
-            accounts[line_id].is_barred = False
-        used_before = {
-            bucket.id: bucket.used for account in accounts.values() for bucket in account.buckets
-        }
-        self._lap("load")
+        if self.sqlite:
+            self._rate_rows(records, order)
+        else:
+            self._rate_frame(records, order)
+        self.outcome.applied += records.height
+        return rejected
 
+    def _meet(self, infos: dict[int, _LineInfo]) -> None:
+        """Lock the wallets not met yet in this batch; note the lines not met since the flush."""
+        new_subscribers = sorted(
+            {info.subscriber_id for info in infos.values()} - self.wallets.keys()
+        )
+        if new_subscribers:
+            locked = _lock_wallets(new_subscribers)
+            self.ledger_accounts.update(locked)
+            for subscriber_id in new_subscribers:
+                wallet = locked.get(subscriber_id)
+                self.wallets[subscriber_id] = rating.Wallet(
+                    wallet.cached_balance_cents + wallet.overdraft_limit_cents if wallet else 0
+                )
+        for line_id, info in infos.items():
+            if line_id in self.touched:
+                continue
+            self.touched[line_id] = info
+            account = info.account
+            for bucket in account.buckets:
+                self.used_before[bucket.id] = bucket.used
+            if account.is_barred and self.wallets[info.subscriber_id].available_cents > 0:
+                # The wallet has money again (a top-up): chargeable usage is back.
+                account.is_barred = False
+                self.unbarred.append(line_id)
+
+    def _inputs(self, records: pl.DataFrame, order: pl.DataFrame) -> list[list[Any]]:
+        """The rating loop's columns, in rating order: position, line, subscriber, the record's
+        (kind, zone, direction) as one small integer (an index of _COMBOS: Python keeps small
+        integers and these strings once, so a frame's values cost no object each), time,
+        quantity."""
+        col = pl.col
+        rated = records.select(
+            "position",
+            "line_id",
+            "subscriber_id",
+            combo=(
+                col("type").replace_strict(_KIND_CODES, return_dtype=pl.Int64) * _COMBO_KIND
+                + col("zone").replace_strict(_ZONE_CODES, return_dtype=pl.Int64) * 2
+                + (col("direction") == rating.IN).cast(pl.Int64)
+            ),
+            ts="ts",
+            quantity="quantity",
+        )[order.get_column("position")]
+        return [rated.get_column(name).to_list() for name in rated.columns]
+
+    def _rate_rows(self, records: pl.DataFrame, order: pl.DataFrame) -> None:
+        """SQLite: the rating loop builds each record's row, in file order, for executemany."""
+        record_ids = records.get_column("record_id").to_list()
+        started = records.get_column("started").dt.strftime("%Y-%m-%d %H:%M:%S%.6f").to_list()
+        rows: list[Any] = [None] * records.height
+        accounts = {info.account.line_id: info.account for info in self.touched.values()}
+        wallets = self.wallets
         rate = rating.rate_record
-        results = [
-            rate(accounts[line_id], wallets[subscriber_id], kind, zone, direction, ts, quantity)
-            for line_id, subscriber_id, kind, zone, direction, ts, quantity in zip(
-                rated_frame.get_column("line_id").to_list(),
-                rated_frame.get_column("subscriber_id").to_list(),
-                rated_frame.get_column("type").to_list(),
-                rated_frame.get_column("zone").to_list(),
-                rated_frame.get_column("direction").to_list(),
-                rated_frame.get_column("ts").to_list(),
-                rated_frame.get_column("quantity").cast(pl.Int64).to_list(),
-                strict=True,
+        inputs = self._inputs(records, order)
+        self._lap("inputs")
+        combos = _COMBOS
+        for position, line_id, subscriber_id, combo, ts, quantity in zip(*inputs, strict=True):
+            kind, zone, direction = combos[combo]
+            rows[position] = (
+                record_ids[position],
+                line_id,
+                kind,
+                zone,
+                direction,
+                started[position],
+                quantity,
+                *rate(
+                    accounts[line_id], wallets[subscriber_id], kind, zone, direction, ts, quantity
+                ),
             )
-        ]
+        self._lap("rate")
+        del record_ids, started
+        _insert_rows(rows, self.cdr_import.pk)
+        self._lap("records")
+        # units 7, rejected 11, charged 12 (see _ROW_COLUMNS)
+        self._add_rollups(
+            records,
+            pl.Series([row[7] - row[11] for row in rows], dtype=pl.Int64),
+            pl.Series([row[12] for row in rows], dtype=pl.Int64),
+        )
+
+    def _add_rollups(self, records: pl.DataFrame, served: pl.Series, charged: pl.Series) -> None:
+        self.daily.append(
+            _daily_rollups(
+                records.select("line_id", "day", pl.col("type").alias("kind")).with_columns(
+                    served=served, charged_cents=charged
+                )
+            )
+        )
+        if len(self.daily) > _DAILY_PARTS:
+            self.daily = [_merged(self.daily)]
+        self._lap("daily")
+
+    def _rate_frame(self, records: pl.DataFrame, order: pl.DataFrame) -> None:
+        """PostgreSQL: the rating loop's results become columns beside the frame, for COPY."""
+        results: list[Any] = [None] * records.height
+        accounts = {info.account.line_id: info.account for info in self.touched.values()}
+        wallets = self.wallets
+        rate = rating.rate_record
+        inputs = self._inputs(records, order)
+        self._lap("inputs")
+        combos = _COMBOS
+        for position, line_id, subscriber_id, combo, ts, quantity in zip(*inputs, strict=True):
+            kind, zone, direction = combos[combo]
+            results[position] = rate(
+                accounts[line_id], wallets[subscriber_id], kind, zone, direction, ts, quantity
+            )
         self._lap("rate")
         rated = pl.DataFrame(
-            results,
-            schema={
-                name: (pl.String if name == "outcome" else pl.Int64) for name in _RATED_COLUMNS
-            },
-            orient="row",
+            {
+                name: pl.Series(
+                    name,
+                    [result[index] for result in results],
+                    dtype=pl.String if name == "outcome" else pl.Int64,
+                )
+                for index, name in enumerate(_RATED_COLUMNS)
+            }
         )
         del results
-        combined = rated_frame.select(
-            "record_id",
-            pl.lit(self.cdr_import.pk, dtype=pl.Int64).alias("cdr_import_id"),
-            "line_id",
-            pl.col("type").alias("kind"),
-            "zone",
-            "direction",
-            pl.col("started").alias("started_at"),
-            pl.col("quantity").cast(pl.Int64),
-            "row",
-        ).hstack(rated)
-        # In file order: record_ids then arrive in the order the switch wrote them, mostly
-        # ascending, and the unique index takes appends instead of random inserts.
-        _insert_records(combined.sort("row").select(_RECORD_COLUMNS))
+        self._lap("columns")
+        _copy_records(
+            records.select(
+                "record_id",
+                pl.lit(self.cdr_import.pk, dtype=pl.Int64).alias("cdr_import_id"),
+                "line_id",
+                pl.col("type").alias("kind"),
+                "zone",
+                "direction",
+                pl.col("started").alias("started_at"),
+                "quantity",
+            ).hstack(rated)
+        )
         self._lap("records")
-        outcome.applied = combined.height
+        self._add_rollups(
+            records,
+            rated.get_column("units") - rated.get_column("rejected_units"),
+            rated.get_column("charged_cents"),
+        )
 
-        rollups = _daily_rollups(combined)
-        del combined, rated
-
-        deltas, notices = _bucket_changes(accounts, infos, used_before)
+    def flush(self) -> None:
+        """Write what the frames since the last flush did to lines, wallets and rollups."""
+        self._clock, self._cpu_clock = time.perf_counter(), time.process_time()
+        if not self.touched:
+            return
+        self.flushes += 1
+        deltas, notices = _bucket_changes(self.touched, self.used_before)
+        self.used_data.update(
+            info.account.line_id
+            for info in self.touched.values()
+            if any(
+                b.kind == rating.DATA and b.used != self.used_before[b.id]
+                for b in info.account.buckets
+            )
+        )
         if deltas:
             _update_from_values("lines_bucket", "used", deltas)
         self._lap("buckets")
-        self._charge(wallets, ledger_accounts)
+        self._charge()
         self._lap("ledger")
-        notices += self._write_lines(accounts, infos, unbarred)
-        if rollups.height:
-            _add_daily(rollups)
+        notices += self._write_lines()
+        if self.daily:
+            _add_daily(self.daily)
+            self.daily = []
         self._lap("lines+daily")
         if notices:
             _queue(notices, self.now)
         self._lap("notifications")
+        self.touched.clear()
+        self.used_before.clear()
+        self.unbarred.clear()
 
-    def _charge(
-        self, wallets: dict[int, rating.Wallet], ledger_accounts: dict[int, LedgerAccount]
-    ) -> None:
-        """One ledger transaction for the batch: each wallet -its charges, revenue:usage +all."""
+    def finish(self) -> None:
+        """The end of the batch: flush, then count it on the import (same transaction)."""
+        self.flush()
+        self._top_up_data()
+        self.cache.last_record_id = _last_record_id()
+        outcome = self.outcome
+        CdrImport.objects.filter(pk=self.cdr_import.pk).update(
+            rows_read=F("rows_read") + outcome.rows,
+            applied=F("applied") + outcome.applied,
+            duplicates=F("duplicates") + outcome.duplicates,
+            rejected=F("rejected") + outcome.rejected,
+            charged_cents=F("charged_cents") + outcome.charged_cents,
+            debt_cents=F("debt_cents") + outcome.debt_cents,
+        )
+
+    def _top_up_data(self) -> None:
+        """The data auto-top-up (orders.services.autorenew) of the lines that chose one and whose
+        data this batch used: one query finds them; each buys its add-on, once per crossing, if
+        its data is now under its threshold. Their lines are reloaded by the next batch, which
+        then rates against the new bucket."""
+        if not self.used_data:
+            return
+        from simcare.lines.models import Line
+        from simcare.orders.models import AutoRenewSetting
+        from simcare.orders.services import autorenew
+
+        chosen: list[int] = []
+        for chunk in _chunks(sorted(self.used_data)):
+            chosen.extend(
+                AutoRenewSetting.objects.filter(
+                    line_id__in=chunk, data_topup_enabled=True, data_topup_addon__isnull=False
+                ).values_list("line_id", flat=True)
+            )
+        bought = [
+            line_id
+            for line_id in sorted(chosen)
+            if autorenew.maybe_top_up_data(Line(pk=line_id), now=self.now) is not None
+        ]
+        self.cache.forget(bought)
+
+    def _charge(self) -> None:
+        """One ledger transaction per flush: each wallet -its charges, revenue:usage +all."""
         legs = [
-            (ledger_accounts[subscriber_id], -wallet.charged_cents)
-            for subscriber_id, wallet in wallets.items()
+            (self.ledger_accounts[subscriber_id], -wallet.charged_cents)
+            for subscriber_id, wallet in sorted(self.wallets.items())
             if wallet.charged_cents
         ]
         if not legs:
             return
-        self.outcome.charged_cents = -sum(amount for _account, amount in legs)
+        charged = -sum(amount for _account, amount in legs)
+        self.outcome.charged_cents += charged
+        suffix = f"{self.number}" if self.flushes == 1 else f"{self.number}.{self.flushes}"
         ledger.post_transaction(
             kind=TransactionKind.USAGE_CHARGE,
-            entries=[*legs, (ledger.system_account(REVENUE_ACCOUNT), self.outcome.charged_cents)],
-            memo=f"usage of {self.cdr_import.file_name}, batch {self.number}"[:300],
-            idempotency_key=f"usage:{self.cdr_import.pk}:{self.number}",
+            entries=[*legs, (ledger.system_account(REVENUE_ACCOUNT), charged)],
+            memo=f"usage of {self.cdr_import.file_name}, batch {suffix}"[:300],
+            idempotency_key=f"usage:{self.cdr_import.pk}:{suffix}",
             reference=f"cdr_import:{self.cdr_import.pk}",
         )
+        for wallet in self.wallets.values():
+            wallet.charged_cents = 0
 
-    def _write_lines(
-        self, accounts: dict[int, rating.Account], infos: dict[int, _LineInfo], unbarred: list[int]
-    ) -> list[_Notice]:
+    def _write_lines(self) -> list[_Notice]:
         from simcare.lines.models import Line
 
-        debts = sorted((a.line_id, a.debt_cents) for a in accounts.values() if a.debt_cents)
-        barred = sorted(a.line_id for a in accounts.values() if a.newly_barred)
-        lifted = sorted(line_id for line_id in unbarred if not accounts[line_id].newly_barred)
+        accounts = [info.account for info in self.touched.values()]
+        debts = sorted((a.line_id, a.debt_cents) for a in accounts if a.debt_cents)
+        barred = sorted(a.line_id for a in accounts if a.newly_barred)
+        newly = set(barred)
+        lifted = sorted(line_id for line_id in self.unbarred if line_id not in newly)
         self.outcome.debt_cents += sum(debt for _line, debt in debts)
         if debts:
             _update_from_values("lines_line", "usage_debt_cents", debts)
@@ -897,18 +1156,25 @@ class _Batch:
         for chunk in _chunks(lifted):
             Line.objects.filter(pk__in=chunk).update(is_barred=False)
         stamp = int(self.now.timestamp())
-        return [
+        notices = [
             _Notice(
-                infos[line_id],
+                self.touched[line_id],
                 notifications.BARRED,
                 f"usage.barred:{line_id}:{stamp}",
-                {"debt_cents": accounts[line_id].debt_cents},
+                {"debt_cents": self.touched[line_id].account.debt_cents},
             )
             for line_id in barred
         ]
+        for account in accounts:
+            account.debt_cents = 0
+            account.newly_barred = False
+        return notices
 
 
 # --- the import -------------------------------------------------------------------------------
+
+
+_READ_ERRORS = (OSError, EOFError, zlib.error)  # a truncated or corrupt gzip; an unreadable file
 
 
 def import_cdrs(
@@ -916,51 +1182,54 @@ def import_cdrs(
     *,
     file_name: str,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    frame_size: int = DEFAULT_FRAME_SIZE,
     on_reject: Callable[[RejectedRow], None] | None = None,
     progress: Progress | None = None,
     now: dt.datetime | None = None,
 ) -> ImportReport:
     """Import one CDR file (CSV, or gzip of it) from a binary stream; returns what it did.
 
-    Raises CdrFileRefused when the file is not a CDR CSV (nothing imported),
-    or when it stops being readable part-way (the batches before stay
-    applied; the report up to there is in the exception's details["report"]).
-    `progress` is called after each batch with the number of rows read so far;
-    `on_reject` with each rejected row, batch by batch in row order.
+    `batch_size` rows make one database transaction, read, rated and written
+    `frame_size` rows at a time. Raises CdrFileRefused when the file is not a
+    CDR CSV (nothing imported), or when it stops being readable part-way (the
+    frames before stay applied; the report up to there is in the exception's
+    details["report"]). `progress` is called after each frame with the number
+    of rows read so far; `on_reject` with each rejected row, in row order.
     """
     started = time.perf_counter()
     cdr_import = CdrImport.objects.create(
         file_name=file_name[:255], started_at=now or timezone.now()
     )
     report = ImportReport(file_name=file_name, cdr_import_id=cdr_import.pk)
+    batch_size = max(1, batch_size)
+    frame_size = max(1, min(frame_size, batch_size))
     cache = _LineCache()
     number = 0
     try:
-        binary = _binary_stream(source)
-        order = _header_order(binary)
-        next_line = 2
-        while True:
-            lines = list(islice(binary, batch_size))
-            if not lines:
-                break
+        reader = _Reader(
+            _binary_stream(source), frame_size, (report.stage_seconds, report.stage_cpu_seconds)
+        )
+        while not reader.done:
             number += 1
-            parse_started = time.perf_counter()
-            frame = _checked(_frame(lines, order), next_line)
-            parsed_in = time.perf_counter() - parse_started
-            next_line += len(lines)
-            del lines
             with transaction.atomic():
-                outcome = _Batch(cdr_import, number, now or timezone.now()).run(frame, cache)
-            del frame
-            _add_to_report(report, outcome, parsed_in, on_reject)
-            if progress is not None:
-                progress(report.rows_read)
+                batch = _Batch(
+                    cdr_import,
+                    number,
+                    now or timezone.now(),
+                    cache,
+                    (report.stage_seconds, report.stage_cpu_seconds),
+                )
+                broken = _fill(batch, reader, batch_size, report, on_reject, progress)
+                if batch.locked:
+                    batch.finish()
+            _add_to_report(report, batch.outcome)
+            if broken is not None:
+                raise broken
     except CdrFileRefused as refusal:
         _finish(cdr_import, ImportStatus.REFUSED, refusal.message)
         refusal.details["report"] = report
         raise
-    except (OSError, EOFError, zlib.error) as error:
-        # A truncated or corrupt gzip; an unreadable file.
+    except _READ_ERRORS as error:
         message = gettext("The file cannot be read: %(detail)s") % {"detail": error}
         _finish(cdr_import, ImportStatus.REFUSED, message)
         raise CdrFileRefused(message, report=report) from error
@@ -972,27 +1241,85 @@ def import_cdrs(
     return report
 
 
-def _add_to_report(
+class _Reader:
+    """The file, frame by frame: lines read, parsed and checked; row numbers continue."""
+
+    def __init__(
+        self,
+        binary: IO[bytes],
+        frame_size: int,
+        stages: tuple[dict[str, float], dict[str, float]],
+    ) -> None:
+        self.binary = binary
+        self.order = _header_order(binary)
+        self.frame_size = frame_size
+        self.stages, self.cpu_stages = stages
+        self.next_line = 2
+        self.last_lines = 0
+        self.done = False
+
+    def read(self, limit: int) -> pl.DataFrame | None:
+        started, cpu = time.perf_counter(), time.process_time()
+        lines = list(islice(self.binary, min(self.frame_size, limit)))
+        if not lines:
+            self.done = True
+            return None
+        frame = _checked(_frame(lines, self.order), self.next_line)
+        self.next_line += len(lines)
+        self.last_lines = len(lines)
+        self.stages["parse"] = self.stages.get("parse", 0.0) + time.perf_counter() - started
+        self.cpu_stages["parse"] = self.cpu_stages.get("parse", 0.0) + time.process_time() - cpu
+        return frame
+
+
+def _fill(  # noqa: PLR0917
+    batch: _Batch,
+    reader: _Reader,
+    batch_size: int,
     report: ImportReport,
-    outcome: _BatchOutcome,
-    parsed_in: float,
+    on_reject: Callable[[RejectedRow], None] | None,
+    progress: Progress | None,
+) -> BaseException | None:
+    """Read frames into the batch up to batch_size lines; returns a read error, if one stopped it
+    (the frames before are kept: the batch still commits them)."""
+    taken = 0
+    while taken < batch_size:
+        try:
+            frame = reader.read(batch_size - taken)
+        except _READ_ERRORS as error:
+            return error
+        if frame is None:
+            return None
+        taken += reader.last_lines
+        rows_before = batch.outcome.rows
+        rejected = batch.add(frame)
+        del frame
+        report.rows_read += batch.outcome.rows - rows_before
+        _report_rejects(report, rejected, on_reject)
+        if progress is not None:
+            progress(report.rows_read)
+    return None
+
+
+def _report_rejects(
+    report: ImportReport,
+    rejected: list[RejectedRow],
     on_reject: Callable[[RejectedRow], None] | None,
 ) -> None:
-    report.rows_read += outcome.rows
-    report.applied += outcome.applied
-    report.duplicates += outcome.duplicates
-    report.rejected += len(outcome.rejected)
-    report.charged_cents += outcome.charged_cents
-    report.debt_cents += outcome.debt_cents
-    stages = report.stage_seconds
-    stages["parse"] = stages.get("parse", 0.0) + parsed_in
-    for stage, seconds in outcome.stage_seconds.items():
-        stages[stage] = stages.get(stage, 0.0) + seconds
-    for reject in outcome.rejected:
+    report.rejected += len(rejected)
+    for reject in rejected:
         if len(report.first_rejects) < REJECTS_KEPT:
             report.first_rejects.append(reject)
         if on_reject is not None:
             on_reject(reject)
+
+
+def _add_to_report(report: ImportReport, outcome: _BatchOutcome) -> None:
+    """A batch's totals, once it is committed (rows read and rejects are counted per frame)."""
+    report.applied += outcome.applied
+    report.duplicates += outcome.duplicates
+    report.charged_cents += outcome.charged_cents
+    report.debt_cents += outcome.debt_cents
 
 
 def _finish(cdr_import: CdrImport, status: str, message: str) -> None:
