@@ -1,0 +1,57 @@
+"""How many SQL statements one reseller order over HTTP costs (a count, not a timing).
+
+The reseller API's throughput target (80-operations.md) rests on an order being a
+short, bounded conversation with the database; this bound catches an N+1 or a
+re-read slipping back in. Each statement Django sends counts, savepoints included.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from simcare.catalog.models import Plan
+from simcare.lines.models import Line
+from simcare.partners.models import Reseller, WholesalePrice
+from tests.api.conftest import ApiClient
+from tests.partners.conftest import fund
+
+pytestmark = pytest.mark.django_db
+
+# One renewal on the float, with the reseller's webhook queued, measured warm (the API
+# key's lookup cached, as it is for every request after a key's first).
+MAX_ORDER_STATEMENTS = 40
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_windows() -> None:
+    cache.clear()
+
+
+def _renewal(line: Line, plan: Plan, number: str) -> dict[str, object]:
+    return {"external_order_no": number, "kind": "renewal", "msisdn": line.msisdn, "plan_code": plan.code}
+
+
+def test_one_reseller_order_is_a_bounded_number_of_statements(
+    reseller: Reseller, reseller_api: ApiClient, plan: Plan, line: Line
+) -> None:
+    # given: a priced plan, a funded float, a webhook URL, and one order already placed
+    WholesalePrice.objects.create(reseller=reseller, plan=plan, price_cents=3000)
+    Reseller.objects.filter(pk=reseller.pk).update(webhook_url="https://shop.example.com/hook")
+    fund(reseller, 100_000)
+    assert reseller_api.post("/api/v1/orders", _renewal(line, plan, "WARM-1")).status_code == 201
+
+    # when
+    with CaptureQueriesContext(connection) as captured:
+        response = reseller_api.post("/api/v1/orders", _renewal(line, plan, "SHOP-2"))
+
+    # then
+    assert response.status_code == 201, response.content
+    if os.environ.get("SIMCARE_SHOW_QUERIES"):
+        for query in captured.captured_queries:
+            print(query["sql"][:300])
+    assert len(captured.captured_queries) <= MAX_ORDER_STATEMENTS, len(captured.captured_queries)
