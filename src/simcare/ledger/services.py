@@ -176,6 +176,15 @@ def system_account(code: str) -> LedgerAccount:
     return account
 
 
+def system_accounts(codes: Sequence[str]) -> dict[str, LedgerAccount]:
+    """Several business-wide accounts by code in one query, each opened on first use."""
+    found = {account.code: account for account in LedgerAccount.objects.filter(code__in=codes)}
+    for code in codes:
+        if code not in found or found[code].kind not in SYSTEM_KINDS:
+            found[code] = system_account(code)
+    return found
+
+
 def store_drawer(store: Store) -> LedgerAccount:
     """The store's cash drawer ("cash:TOR-01"), opened on first use."""
     account, _created = LedgerAccount.objects.get_or_create(

@@ -174,7 +174,8 @@ def place_order(request: HttpRequest, payload: OrderIn) -> Status[dict[str, Any]
             email=customer.email or "", phone=customer.phone or "", language=customer.language or ""
         ),
     )
-    order = services.order_of(reseller, order.pk)
+    if not created:  # the first order, as the database has it now
+        order = services.order_of(reseller, order.pk)
     return Status(201 if created else 200, services.order_document(order))
 
 
