@@ -153,7 +153,8 @@ def test_a_cash_sale_is_refunded_through_refunds_payable(
 
     services.refund_return(rma, acting_user=agent)
 
-    assert ledger_queries.balance_cents(ledger.system_account("payable:refunds")) == order.total_cents
+    refunds = ledger.system_account("payable:refunds")
+    assert ledger_queries.balance_cents(refunds) == order.total_cents
     assert ledger.store_drawer(store).cached_balance_cents == -order.total_cents
     assert balance(subscriber) == 0
     assert_ledger_clean()

@@ -133,9 +133,7 @@ def test_many_orders_from_several_resellers_at_once_all_complete_and_the_books_h
     responses = at_once(order, orders)
 
     # then: every order fulfilled and paid once, each float debited for its own orders
-    assert [getattr(response, "status_code", response) for response in responses] == [
-        201
-    ] * orders
+    assert [getattr(response, "status_code", response) for response in responses] == [201] * orders
     assert Order.objects.filter(state="fulfilled").count() == orders
     assert LedgerTransaction.objects.filter(kind="order_payment").count() == orders
     for reseller in resellers:
