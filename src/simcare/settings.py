@@ -503,3 +503,7 @@ SIMCARE_SMPP_SYSTEM_TYPE = os.environ.get("SIMCARE_SMPP_SYSTEM_TYPE", "")
 SIMCARE_SMS_GATEWAY_TIMEOUT = float(os.environ.get("SIMCARE_SMS_GATEWAY_TIMEOUT", "10"))
 # How long the outbox's SMPP bind waits for receipts after its last message before unbinding.
 SIMCARE_SMPP_RECEIPT_WAIT_SECONDS = float(os.environ.get("SIMCARE_SMPP_RECEIPT_WAIT_SECONDS", "2"))
+
+# Reseller webhooks may go to loopback, private and link-local addresses (an on-premises
+# receiver, the tests' local ones); off by default against request forgery (kit/egress.py).
+SIMCARE_WEBHOOK_ALLOW_PRIVATE = _env_flag("SIMCARE_WEBHOOK_ALLOW_PRIVATE")

@@ -41,6 +41,7 @@ from django.utils import timezone
 from simcare.accounts.models import Subscriber, User
 from simcare.accounts.services import create_subscriber, record_audit
 from simcare.catalog.models import AddOn, Plan
+from simcare.kit import egress
 from simcare.kit.money import CURRENCY
 from simcare.kit.phone import InvalidPhoneNumber, normalize_msisdn
 from simcare.kit.problems import TooManyRequests
@@ -747,7 +748,8 @@ def send_webhook(url: str, body: bytes, headers: dict[str, str]) -> SendResult:
     status: int | None = None
     error = ""
     try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:  # noqa: S310
+        # Public addresses only (kit.egress), checked where it connects, redirects included.
+        with egress.opener().open(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:
             status = int(response.status)
             response.read(1024)
     except urllib.error.HTTPError as failure:
