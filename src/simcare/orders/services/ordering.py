@@ -531,7 +531,9 @@ def place_order(
         raise errors.PaymentMethodUnavailable(method=payment_method, kind=kind)
     if line is not None:
         # Read the state under the line's lock: a sweep or another renewal may be moving it.
-        line = Line.objects.select_for_update().select_related("plan").get(pk=line.pk)
+        # Only the line's row ("self"): FOR UPDATE would otherwise lock the joined plan row
+        # too, and every order on a plan would queue on that one row.
+        line = Line.objects.select_for_update(of=("self",)).select_related("plan").get(pk=line.pk)
 
     priced, coupon, promotion = _quote(
         kind=kind,
