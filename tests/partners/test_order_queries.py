@@ -2,7 +2,9 @@
 
 The reseller API's throughput target (80-operations.md) rests on an order being a
 short, bounded conversation with the database; this bound catches an N+1 or a
-re-read slipping back in. Each statement Django sends counts, savepoints included.
+re-read slipping back in. Each statement Django sends counts, savepoints included;
+SIMCARE_SHOW_QUERIES=1 (with pytest -s) prints them. The API key's lookup is cached,
+so the last test checks a revocation still counts from the next request.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from django.test.utils import CaptureQueriesContext
 
 from simcare.catalog.models import Plan
 from simcare.lines.models import Line
-from simcare.partners.models import Reseller, WholesalePrice
+from simcare.partners import services
+from simcare.partners.models import Reseller, ResellerApiKey, WholesalePrice
 from tests.api.conftest import ApiClient
 from tests.partners.conftest import fund
 
@@ -64,3 +67,19 @@ def test_one_reseller_order_is_a_bounded_number_of_statements(
         for query in captured.captured_queries:
             print(query["sql"][:300])
     assert len(captured.captured_queries) <= MAX_ORDER_STATEMENTS, len(captured.captured_queries)
+
+
+def test_a_cached_key_stops_working_at_once_when_revoked(
+    reseller: Reseller, reseller_api: ApiClient
+) -> None:
+    # given: the key's lookup cached by a first request
+    assert reseller_api.get("/api/v1/float").status_code == 200
+    with CaptureQueriesContext(connection) as captured:
+        assert reseller_api.get("/api/v1/float").status_code == 200
+    assert not any("partners_resellerapikey" in query["sql"] for query in captured)
+
+    # when
+    services.revoke_api_key(ResellerApiKey.objects.get(reseller=reseller), acting_user=None)
+
+    # then
+    assert reseller_api.get("/api/v1/float").status_code == 401
