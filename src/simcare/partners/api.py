@@ -40,7 +40,7 @@ class ResellerKeyAuth(HttpBearer):
     openapi_scheme = "bearer"
 
     def authenticate(self, request: HttpRequest, token: str) -> ResellerApiKey | None:
-        key = services.key_for_token(token)
+        key = services.key_for_token(token, cached=True)
         if key is None:
             return None
         services.check_rate_limit(key)

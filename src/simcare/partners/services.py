@@ -178,25 +178,30 @@ def forget_keys(reseller: Reseller) -> None:
     cache.delete_many([_key_cache_key(digest) for digest in digests])
 
 
-def key_for_token(token: str, *, now: dt.datetime | None = None) -> ResellerApiKey | None:
+def key_for_token(
+    token: str, *, now: dt.datetime | None = None, cached: bool = False
+) -> ResellerApiKey | None:
     """The live key of an active reseller this bearer token is, else None; notes its use.
 
-    The row found is cached for KEY_CACHE_SECONDS under the token's SHA-256 (never the
-    token itself); revoke_api_key and forget_keys drop it."""
+    cached=True (the API's authentication): the row found is kept KEY_CACHE_SECONDS in the
+    shared cache under the token's SHA-256 (never the token itself), so the next requests
+    do not read it; revoke_api_key and forget_keys drop it."""
     if not token.startswith(API_KEY_PREFIX) or len(token) > 200:
         return None
     digest = _key_digest(token)
-    row: ResellerApiKey | None = cache.get(_key_cache_key(digest))
+    row: ResellerApiKey | None = cache.get(_key_cache_key(digest)) if cached else None
     if row is None or not hmac.compare_digest(row.key_hash, digest):
         row = _live_key(token, digest)
         if row is None:
             return None
-        cache.set(_key_cache_key(digest), row, KEY_CACHE_SECONDS)
+        if cached:
+            cache.set(_key_cache_key(digest), row, KEY_CACHE_SECONDS)
     now = now or timezone.now()
     if row.last_used_at is None or row.last_used_at < now - _LAST_USED_RESOLUTION:
         ResellerApiKey.objects.filter(pk=row.pk).update(last_used_at=now)
         row.last_used_at = now
-        cache.set(_key_cache_key(digest), row, KEY_CACHE_SECONDS)
+        if cached:
+            cache.set(_key_cache_key(digest), row, KEY_CACHE_SECONDS)
     return row
 
 
