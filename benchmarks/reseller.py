@@ -3,6 +3,9 @@
     python benchmarks/reseller.py                    # defaults below
     python benchmarks/reseller.py --workers 2 --concurrency 32 --seconds 10 --lines 400
 
+The server runs as deployed: one uvicorn worker a CPU, each holding its PostgreSQL
+connections in a pool of SIMCARE_DB_POOL_SIZE (settings.py).
+
 A throwaway PostgreSQL database is created next to DATABASE_URL's (default
 postgres://postgres@127.0.0.1:55432/simcare) and dropped at the end. A setup
 child migrates it and makes a reseller (funded float, no practical rate limit)
@@ -45,7 +48,12 @@ REQUEST_TIMEOUT_SECONDS = 30.0  # an answer later than this counts as a failure 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="uvicorn worker processes (default: one a CPU, as in production)",
+    )
     parser.add_argument("--concurrency", type=int, default=16, help="clients at full load")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
     parser.add_argument("--lines", type=int, default=400, help="lines renewed round-robin")

@@ -167,6 +167,20 @@ else:
         }
     }
 DATABASE_IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+# Outside the tests, each process holds its PostgreSQL connections in a pool
+# (psycopg_pool, Django's OPTIONS "pool") of at most SIMCARE_DB_POOL_SIZE (default 10):
+# the ASGI server runs every request's sync code on a thread of its own, and a
+# persistent connection per thread grew without bound under load ("too many
+# clients"). A request borrows a connection at its first query and gives it back
+# when it ends; one that waits longer than SIMCARE_DB_POOL_TIMEOUT seconds fails.
+if DATABASE_IS_POSTGRES and not TESTING:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": int(os.environ.get("SIMCARE_DB_POOL_SIZE", "10")),
+        "timeout": float(os.environ.get("SIMCARE_DB_POOL_TIMEOUT", "10")),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, tasks, cache ------------------------------------------
@@ -492,3 +506,7 @@ SIMCARE_SMPP_SYSTEM_TYPE = os.environ.get("SIMCARE_SMPP_SYSTEM_TYPE", "")
 SIMCARE_SMS_GATEWAY_TIMEOUT = float(os.environ.get("SIMCARE_SMS_GATEWAY_TIMEOUT", "10"))
 # How long the outbox's SMPP bind waits for receipts after its last message before unbinding.
 SIMCARE_SMPP_RECEIPT_WAIT_SECONDS = float(os.environ.get("SIMCARE_SMPP_RECEIPT_WAIT_SECONDS", "2"))
+
+# Reseller webhooks may go to loopback, private and link-local addresses (an on-premises
+# receiver, the tests' local ones); off by default against request forgery (kit/egress.py).
+SIMCARE_WEBHOOK_ALLOW_PRIVATE = _env_flag("SIMCARE_WEBHOOK_ALLOW_PRIVATE")

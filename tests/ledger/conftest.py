@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from simcare.accounts.models import Subscriber
-from simcare.ledger import services
+from simcare.ledger import queries, services
 from simcare.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
 
 
@@ -24,7 +24,7 @@ def take_snapshot() -> LedgerSnapshot:
     return LedgerSnapshot(
         transactions=LedgerTransaction.objects.count(),
         entries=LedgerEntry.objects.count(),
-        balances=dict(LedgerAccount.objects.values_list("code", "cached_balance_cents")),
+        balances=queries.balances_by_code(),
     )
 
 

@@ -51,8 +51,8 @@ def test_top_up_moves_money_from_clearing_into_the_wallet(
     assert queries.balance_from_entries(wallet) == 2000
     assert queries.balance_cents(clearing) == -2000
     assert queries.balance_from_entries(clearing) == -2000
-    # The objects handed in carry their new balances.
-    assert (wallet.cached_balance_cents, clearing.cached_balance_cents) == (2000, -2000)
+    # The wallet handed in carries its new balance; the business-wide account keeps none.
+    assert (wallet.cached_balance_cents, clearing.cached_balance_cents) == (2000, 0)
     assert queries.find_breaks() == []
 
 

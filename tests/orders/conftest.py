@@ -13,6 +13,7 @@ from django.core.management import call_command
 
 from simcare.accounts.models import Subscriber
 from simcare.catalog.models import Plan
+from simcare.ledger import queries as ledger_queries
 from simcare.ledger import services as ledger
 from simcare.ledger.models import LedgerAccount, LedgerEntry, LedgerTransaction
 from simcare.lines.models import Line
@@ -66,7 +67,7 @@ def money_snapshot() -> tuple[int, int, int, dict[str, int]]:
         Order.objects.count(),
         LedgerTransaction.objects.count(),
         LedgerEntry.objects.count(),
-        dict(LedgerAccount.objects.values_list("code", "cached_balance_cents")),
+        ledger_queries.balances_by_code(),
     )
 
 

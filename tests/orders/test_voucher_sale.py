@@ -31,7 +31,7 @@ pytestmark = pytest.mark.django_db
 
 
 def liability() -> int:
-    return ledger.system_account("liability:vouchers").cached_balance_cents
+    return ledger_queries.balance_cents(ledger.system_account("liability:vouchers"))
 
 
 def test_a_sale_posts_the_value_from_the_drawer_to_the_voucher_liability(

@@ -1,7 +1,10 @@
-"""One external_order_no sent 20 times at once over HTTP, on PostgreSQL: one order, one debit."""
+"""Reseller orders racing over HTTP on PostgreSQL: one external_order_no sent 20 times at once
+(one order, one debit), a float that covers one of eight, and many orders from several
+resellers at once (all complete, every ledger invariant holds)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 import pytest
@@ -10,6 +13,8 @@ from django.core.cache import cache
 
 from simcare.accounts.models import Subscriber
 from simcare.catalog.models import Plan
+from simcare.ledger import queries as ledger_queries
+from simcare.ledger import services as ledger
 from simcare.ledger.models import LedgerEntry, LedgerTransaction
 from simcare.lines.models import Line
 from simcare.orders.models import Order
@@ -95,3 +100,48 @@ def test_orders_racing_for_a_float_that_covers_one_place_exactly_one(
         LedgerEntry.objects.filter(transaction__kind="order_payment")
     )
     assert services.float_balance_cents(reseller) == 100
+
+
+def test_many_orders_from_several_resellers_at_once_all_complete_and_the_books_hold(
+    make_reseller: Callable[..., Reseller],
+    plan: Plan,
+    make_subscriber: Callable[..., Subscriber],
+    make_line: Callable[..., Line],
+) -> None:
+    # given: three resellers with funded floats, six lines (two orders race on each line)
+    cache.clear()
+    resellers = [make_reseller(slug, rate_limit_per_second=1000) for slug in ("ash", "elm", "oak")]
+    keys = [services.issue_api_key(reseller, acting_user=None)[1] for reseller in resellers]
+    for reseller in resellers:
+        fund(reseller, 100_000)
+    lines = [make_line(make_subscriber(), plan) for _ in range(6)]
+    period_ends = {line.pk: line.period_end for line in lines}
+    orders = 24
+
+    # when: 24 renewals at once, each reseller's spread over the lines
+    def order(index: int) -> object:
+        return ApiClient(keys[index % 3]).post(
+            "/api/v1/orders",
+            {
+                "external_order_no": f"MANY-{index}",
+                "kind": "renewal",
+                "msisdn": lines[index % 6].msisdn,
+                "plan_code": plan.code,
+            },
+        )
+
+    responses = at_once(order, orders)
+
+    # then: every order fulfilled and paid once, each float debited for its own orders
+    assert [getattr(response, "status_code", response) for response in responses] == [201] * orders
+    assert Order.objects.filter(state="fulfilled").count() == orders
+    assert LedgerTransaction.objects.filter(kind="order_payment").count() == orders
+    for reseller in resellers:
+        assert services.float_balance_cents(reseller) == 100_000 - 8 * TOTAL
+    revenue = ledger_queries.balance_cents(ledger.system_account("revenue:plans"))
+    tax = ledger_queries.balance_cents(ledger.system_account("liability:sales_tax"))
+    assert (revenue, tax) == (orders * 3500, orders * (TOTAL - 3500))
+    # each line renewed once per order on it (four), none lost to a race
+    for line in Line.objects.filter(pk__in=period_ends):
+        assert line.period_end == period_ends[line.pk] + dt.timedelta(days=4 * plan.validity_days)
+    assert ledger_queries.find_breaks() == []

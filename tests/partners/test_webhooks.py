@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
 import time_machine
@@ -27,6 +28,13 @@ from tests.partners.conftest import fund
 pytestmark = pytest.mark.django_db
 
 START = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def _local_receivers_allowed(settings: Any) -> None:
+    """The receivers here listen on 127.0.0.1, which deliveries refuse by default
+    (tests/partners/test_webhook_addresses.py)."""
+    settings.SIMCARE_WEBHOOK_ALLOW_PRIVATE = True
 
 
 @dataclass

@@ -17,6 +17,7 @@ from simcare.admin_site import ReadOnlyModelAdmin
 from simcare.kit.money import format_cents
 
 from .models import LedgerAccount, LedgerEntry, LedgerTransaction
+from .queries import balance_cents
 
 
 @admin.register(LedgerAccount)
@@ -46,9 +47,10 @@ class LedgerAccountAdmin(ReadOnlyModelAdmin):
             return str(account.store)
         return account.owner_ref
 
-    @display(description=_("balance"), ordering="cached_balance_cents")
+    @display(description=_("balance"))
     def balance(self, account: LedgerAccount) -> str:
-        return format_cents(account.cached_balance_cents)
+        # Summed from the entries for the business-wide accounts (models.CACHED_KINDS).
+        return format_cents(balance_cents(account))
 
     @display(description=_("overdraft limit"), ordering="overdraft_limit_cents")
     def overdraft_limit(self, account: LedgerAccount) -> str:

@@ -89,6 +89,14 @@ SYSTEM_KINDS: frozenset[str] = frozenset(
 )
 
 
+# Accounts that keep their balance in cached_balance_cents, updated under a row lock with every
+# posting: the per-owner accounts (wallets, floats, drawers), where the no-negative rule of the
+# limited ones needs the exact balance at once. The business-wide SYSTEM_KINDS accounts, which
+# every order touches, keep no cached balance: their balance is the sum of their entries, read
+# when asked (simcare.ledger.queries.balance_cents), so postings never queue on their row.
+CACHED_KINDS: frozenset[str] = frozenset(kind for kind in AccountKind if kind not in SYSTEM_KINDS)
+
+
 def _code_matches_kind() -> Q:
     condition = Q()
     for kind, prefix in CODE_PREFIXES.items():
@@ -113,8 +121,10 @@ class TransactionKind(models.TextChoices):
 class LedgerAccount(models.Model):
     """One place money sits, e.g. "wallet:42" (subscriber 42's wallet) or "revenue:plans".
 
-    cached_balance_cents is the sum of the account's entries, kept in the same
-    database transaction as every posting; `simcare ledger verify` checks it.
+    For CACHED_KINDS (wallets, floats, drawers) cached_balance_cents is the sum of the
+    account's entries, kept in the same database transaction as every posting; `simcare
+    ledger verify` checks it. For the business-wide accounts (SYSTEM_KINDS) it is not kept
+    (stays 0): their balance is summed from their entries (queries.balance_cents).
     """
 
     code = models.CharField(_("code"), max_length=64, unique=True)
@@ -175,6 +185,10 @@ class LedgerAccount(models.Model):
     @property
     def is_limited(self) -> bool:
         return self.kind in LIMITED_KINDS
+
+    @property
+    def is_cached(self) -> bool:
+        return self.kind in CACHED_KINDS
 
 
 class AppendOnlyQuerySet(models.QuerySet[Any]):

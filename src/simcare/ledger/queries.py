@@ -14,12 +14,31 @@ from django.db.models import QuerySet, Sum
 
 from simcare.accounts.models import Subscriber
 
-from .models import LIMITED_KINDS, LedgerAccount, LedgerEntry, LedgerTransaction
+from .models import CACHED_KINDS, LIMITED_KINDS, LedgerAccount, LedgerEntry, LedgerTransaction
 
 
 def balance_cents(account: LedgerAccount) -> int:
-    """The account's balance as stored now (the cached sum, kept with every posting)."""
+    """The account's balance now: the cached sum kept with every posting for wallets, floats
+    and drawers; summed from the entries for the business-wide accounts (CACHED_KINDS)."""
+    if account.kind not in CACHED_KINDS:
+        return balance_from_entries(account)
     return LedgerAccount.objects.values_list("cached_balance_cents", flat=True).get(pk=account.pk)
+
+
+def balances_by_code() -> dict[str, int]:
+    """Every account's balance by code, as balance_cents gives it (two queries)."""
+    summed = dict(
+        LedgerEntry.objects.exclude(account__kind__in=sorted(CACHED_KINDS))
+        .values("account_id")
+        .annotate(total=Sum("amount_cents"))
+        .values_list("account_id", "total")
+    )
+    return {
+        code: int(cached) if kind in CACHED_KINDS else int(summed.get(pk) or 0)
+        for pk, code, kind, cached in LedgerAccount.objects.values_list(
+            "pk", "code", "kind", "cached_balance_cents"
+        )
+    }
 
 
 def balance_from_entries(account: LedgerAccount) -> int:
@@ -84,7 +103,7 @@ FROM ledger_account a
 LEFT JOIN (
     SELECT account_id, SUM(amount_cents) AS total FROM ledger_entry GROUP BY account_id
 ) s ON s.account_id = a.id
-WHERE a.cached_balance_cents <> COALESCE(s.total, 0)
+WHERE (a.kind IN ({cached}) AND a.cached_balance_cents <> COALESCE(s.total, 0))
    OR (a.kind IN ({limited}) AND COALESCE(s.total, 0) < -a.overdraft_limit_cents)
 ORDER BY a.code
 """
@@ -115,6 +134,7 @@ def find_breaks() -> list[LedgerBreak]:
     """Every broken ledger invariant, transactions first, then accounts, then reversals."""
     breaks: list[LedgerBreak] = []
     limited = sorted(LIMITED_KINDS)
+    cached_kinds = sorted(CACHED_KINDS)
     with connection.cursor() as cursor:
         cursor.execute(_TRANSACTIONS_SQL)
         for transaction_id, entry_count, raw_total in cursor.fetchall():
@@ -138,12 +158,18 @@ def find_breaks() -> list[LedgerBreak]:
                     )
                 )
 
-        placeholders = ", ".join(["%s"] * len(limited))
-        cursor.execute(_ACCOUNTS_SQL.format(limited=placeholders), limited)
+        cursor.execute(
+            _ACCOUNTS_SQL.format(
+                cached=", ".join(["%s"] * len(cached_kinds)),
+                limited=", ".join(["%s"] * len(limited)),
+            ),
+            [*cached_kinds, *limited],
+        )
         for code, kind, cached, overdraft_limit, raw_total in cursor.fetchall():
             total = int(raw_total)
             subject = f"account {code}"
-            if cached != total:
+            # The business-wide accounts keep no cached balance (models.CACHED_KINDS).
+            if kind in CACHED_KINDS and cached != total:
                 breaks.append(
                     LedgerBreak(
                         "cached_balance_mismatch",

@@ -3,11 +3,14 @@
 Amounts follow the sign convention in simcare.ledger.models: a positive entry adds
 value to its account, a wallet's balance is the money its subscriber can spend.
 
-Every posting assumes it runs concurrently with itself: the touched accounts are
-locked in primary-key order (no deadlock between two postings over the same
-accounts), balances move with F() expressions in the same database transaction as
-the entries, and the idempotency key is a unique column, so the same key posted
-twice, or twice at once, moves money once.
+Every posting assumes it runs concurrently with itself: the touched accounts that
+keep a cached balance (wallets, floats, drawers: models.CACHED_KINDS) are updated,
+and so locked, in primary-key order as the posting's last statements (no deadlock
+between two postings over the same accounts, and the locks are held only from there
+to the commit), in the same database transaction as the entries; the business-wide
+accounts (revenue, tax, clearing, ...) are not locked at all, their balances being
+the sums of their entries. The idempotency key is a unique column, so the same key
+posted twice, or twice at once, moves money once.
 
 The ledger writes no audit event of its own: its rows are the audit trail, and the
 service that moves money (an order, a redemption) records who acted.
@@ -19,7 +22,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import BigIntegerField, Case, F, Value, When
 from django.utils import timezone
 
@@ -38,6 +41,7 @@ from .errors import (
     UnknownAccount,
 )
 from .models import (
+    CACHED_KINDS,
     CODE_PREFIXES,
     LIMITED_KINDS,
     SYSTEM_KINDS,
@@ -70,15 +74,15 @@ def post_transaction(
     InsufficientFunds (a wallet or float would go below -overdraft limit),
     IdempotencyKeyConflict (the key was used for a different transaction).
     The same idempotency key again returns the first transaction and posts nothing.
-    The account objects passed in get their cached_balance_cents refreshed.
+    The account objects passed in with a cached balance (wallets, floats, drawers) get
+    their cached_balance_cents refreshed; the business-wide ones are neither locked nor
+    updated (see models.CACHED_KINDS).
     """
     legs = list(entries)
     _check_shape(kind, legs)
     key = idempotency_key or None
-    if key is not None:
-        existing = LedgerTransaction.objects.filter(idempotency_key=key).first()
-        if existing is not None:
-            return _same_or_conflict(existing, kind=kind, legs=legs, reference=reference)
+    # A key seen before fails the transaction row's insert, and _post answers with the
+    # first transaction (or the conflict): no read ahead of it.
     return _post(
         kind=kind, legs=legs, memo=memo, idempotency_key=key, reference=reference, reverses=None
     )
@@ -173,6 +177,15 @@ def system_account(code: str) -> LedgerAccount:
     return account
 
 
+def system_accounts(codes: Sequence[str]) -> dict[str, LedgerAccount]:
+    """Several business-wide accounts by code in one query, each opened on first use."""
+    found = {account.code: account for account in LedgerAccount.objects.filter(code__in=codes)}
+    for code in codes:
+        if code not in found or found[code].kind not in SYSTEM_KINDS:
+            found[code] = system_account(code)
+    return found
+
+
 def store_drawer(store: Store) -> LedgerAccount:
     """The store's cash drawer ("cash:TOR-01"), opened on first use."""
     account, _created = LedgerAccount.objects.get_or_create(
@@ -213,6 +226,9 @@ def _check_shape(kind: str, legs: list[Leg]) -> None:
 
 
 _BALANCE_CHUNK = 500
+# Up to this many cached accounts in one posting move one UPDATE … RETURNING each (an
+# order: a wallet or a float); more (a usage charge over many wallets) move in chunks.
+_ONE_BY_ONE = 8
 
 
 def _add_to_balances(deltas: dict[int, int]) -> None:
@@ -246,18 +262,10 @@ def _post(
     reverses: LedgerTransaction | None,
 ) -> LedgerTransaction:
     deltas: dict[int, int] = defaultdict(int)
+    accounts: dict[int, LedgerAccount] = {}
     for account, amount in legs:
         deltas[account.pk] += amount
-    # Primary-key order: two postings over the same accounts queue instead of deadlocking.
-    locked = {
-        account.pk: account
-        for account in LedgerAccount.objects.select_for_update()
-        .filter(pk__in=deltas)
-        .order_by("pk")
-    }
-    missing = set(deltas) - set(locked)
-    if missing:
-        raise UnknownAccount(account_ids=sorted(missing))
+        accounts[account.pk] = account
 
     now = timezone.now()
     try:
@@ -289,24 +297,77 @@ def _post(
         LedgerEntry(transaction=txn, account_id=account.pk, amount_cents=amount, created_at=now)
         for account, amount in legs
     )
-    _add_to_balances({account_id: delta for account_id, delta in deltas.items() if delta})
-    balances = dict(
-        LedgerAccount.objects.filter(pk__in=deltas).values_list("pk", "cached_balance_cents")
+    # Last, so the row locks are held for as short a time as the transaction allows.
+    balances = _move_cached_balances(
+        {pk: delta for pk, delta in deltas.items() if accounts[pk].kind in CACHED_KINDS and delta}
     )
-    for account_id, delta in sorted(deltas.items()):
-        account = locked[account_id]
-        floor = -account.overdraft_limit_cents
-        if delta < 0 and account.kind in LIMITED_KINDS and balances[account_id] < floor:
-            # Raising inside the atomic block undoes the entries and balance updates above.
-            raise InsufficientFunds(
-                account=account.code,
-                balance_cents=balances[account_id] - delta,
-                requested_cents=-delta,
-                overdraft_limit_cents=account.overdraft_limit_cents,
-            )
     for account, _amount in legs:
-        account.cached_balance_cents = balances[account.pk]
+        if account.pk in balances:
+            account.cached_balance_cents = balances[account.pk]
     return txn
+
+
+_MOVE_BALANCE_SQL = (
+    "UPDATE ledger_account SET cached_balance_cents = cached_balance_cents + %s "
+    "WHERE id = %s RETURNING cached_balance_cents, overdraft_limit_cents, kind, code"
+)
+
+
+def _move_cached_balances(deltas: dict[int, int]) -> dict[int, int]:
+    """Add each delta to its (cached-kind) account's balance; their new balances.
+
+    One UPDATE ... RETURNING per account, in primary-key order: the UPDATE takes the row
+    lock and reads the latest committed balance, so two postings over the same accounts
+    queue instead of deadlocking, and a limited account taken below -overdraft limit
+    raises InsufficientFunds (the caller's atomic block undoes the entries above).
+    The business-wide accounts are never locked: they have no cached balance to keep.
+    """
+    if len(deltas) > _ONE_BY_ONE:
+        return _move_many_balances(deltas)
+    balances: dict[int, int] = {}
+    with connection.cursor() as cursor:
+        for account_id, delta in sorted(deltas.items()):
+            cursor.execute(_MOVE_BALANCE_SQL, [delta, account_id])
+            row = cursor.fetchone()
+            if row is None:
+                raise UnknownAccount(account_ids=[account_id])
+            balance, overdraft_limit, account_kind, code = row
+            if delta < 0 and account_kind in LIMITED_KINDS and balance < -overdraft_limit:
+                raise InsufficientFunds(
+                    account=code,
+                    balance_cents=balance - delta,
+                    requested_cents=-delta,
+                    overdraft_limit_cents=overdraft_limit,
+                )
+            balances[account_id] = int(balance)
+    return balances
+
+
+def _move_many_balances(deltas: dict[int, int]) -> dict[int, int]:
+    """The same for a posting with many cached accounts (a usage charge has a leg per
+    wallet): one UPDATE per 500 accounts, in primary-key order, then one read of the
+    new balances per 500, checked against the limits."""
+    _add_to_balances(deltas)
+    balances: dict[int, int] = {}
+    ordered = sorted(deltas)
+    for start in range(0, len(ordered), _BALANCE_CHUNK):
+        rows = LedgerAccount.objects.filter(
+            pk__in=ordered[start : start + _BALANCE_CHUNK]
+        ).values_list("pk", "cached_balance_cents", "overdraft_limit_cents", "kind", "code")
+        for account_id, balance, overdraft_limit, account_kind, code in rows:
+            delta = deltas[account_id]
+            if delta < 0 and account_kind in LIMITED_KINDS and balance < -overdraft_limit:
+                raise InsufficientFunds(
+                    account=code,
+                    balance_cents=balance - delta,
+                    requested_cents=-delta,
+                    overdraft_limit_cents=overdraft_limit,
+                )
+            balances[account_id] = int(balance)
+    missing = sorted(set(deltas) - set(balances))
+    if missing:
+        raise UnknownAccount(account_ids=missing)
+    return balances
 
 
 def _same_or_conflict(

@@ -205,7 +205,12 @@ def renew_line_period(
     stale "expired"/"suspended" notices are cancelled.
     """
     now = now or timezone.now()
-    line.refresh_from_db(from_queryset=Line.objects.select_for_update())
+    # The subscriber and user come along (the reminders below need them); only the line is locked.
+    line.refresh_from_db(
+        from_queryset=Line.objects.select_for_update(of=("self",)).select_related(
+            "subscriber__user"
+        )
+    )
     if line.state == LineState.RECYCLED:
         raise errors.LineRecycled(msisdn=line.msisdn)
 

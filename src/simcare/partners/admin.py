@@ -158,6 +158,8 @@ class ResellerAdmin(ModelAdmin):
         super().save_model(request, obj, form, change)
         if not change:
             ledger.reseller_float(obj.owner_ref)
+        else:  # a deactivation or a new rate limit counts from the next request
+            services.forget_keys(obj)
         record_audit(
             "reseller.changed" if change else "reseller.created",
             actor=_acting_user(request),

@@ -40,7 +40,7 @@ class ResellerKeyAuth(HttpBearer):
     openapi_scheme = "bearer"
 
     def authenticate(self, request: HttpRequest, token: str) -> ResellerApiKey | None:
-        key = services.key_for_token(token)
+        key = services.key_for_token(token, cached=True)
         if key is None:
             return None
         services.check_rate_limit(key)
@@ -174,7 +174,8 @@ def place_order(request: HttpRequest, payload: OrderIn) -> Status[dict[str, Any]
             email=customer.email or "", phone=customer.phone or "", language=customer.language or ""
         ),
     )
-    order = services.order_of(reseller, order.pk)
+    if not created:  # the first order, as the database has it now
+        order = services.order_of(reseller, order.pk)
     return Status(201 if created else 200, services.order_document(order))
 
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from simcare.kit import egress
 from simcare.kit.crypto import EncryptedTextField
 
 DEFAULT_RATE_LIMIT_PER_SECOND = 20
@@ -60,6 +62,23 @@ class Reseller(models.Model):
     @property
     def owner_ref(self) -> str:
         return self.slug
+
+    def clean(self) -> None:
+        """A webhook URL must reach the public internet (kit.egress), checked on every save
+        through a form or full_clean; deliveries check again where they connect."""
+        super().clean()
+        refusal = egress.url_refusal(self.webhook_url) if self.webhook_url else None
+        if refusal == "private_address":
+            raise ValidationError(
+                {
+                    "webhook_url": _(
+                        "This address is on a private or local network; webhooks are sent "
+                        "to public internet addresses only."
+                    )
+                }
+            )
+        if refusal is not None:
+            raise ValidationError({"webhook_url": _("Enter an http:// or https:// address.")})
 
 
 class WholesalePrice(models.Model):

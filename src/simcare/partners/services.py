@@ -35,12 +35,13 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from simcare.accounts.models import Subscriber, User
 from simcare.accounts.services import create_subscriber, record_audit
 from simcare.catalog.models import AddOn, Plan
+from simcare.kit import egress
 from simcare.kit.money import CURRENCY
 from simcare.kit.phone import InvalidPhoneNumber, normalize_msisdn
 from simcare.kit.problems import TooManyRequests
@@ -66,6 +67,10 @@ from simcare.stores.models import Store
 API_KEY_PREFIX = "rsk_"
 _PREFIX_LENGTH = len(API_KEY_PREFIX) + 8
 _LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+# A key's row (with its reseller) is kept this long in the shared cache, so a request does
+# not read it again; revoking a key or changing its reseller through the services or the
+# admin drops the entry at once, a change made any other way counts within this time.
+KEY_CACHE_SECONDS = 5
 
 # The API's order kinds and the orders app's.
 KIND_TO_ORDER = {"renewal": OrderKind.RENEWAL, "addon": OrderKind.ADDON, "new_esim": "new_line"}
@@ -156,26 +161,56 @@ def revoke_api_key(
     )
     if revoked:
         key.refresh_from_db(fields=["revoked_at"])
+        forget_keys(key.reseller)
         record_audit(
             "reseller.api_key_revoked", actor=acting_user, target=key.reseller, prefix=key.prefix
         )
     return bool(revoked)
 
 
-def key_for_token(token: str, *, now: dt.datetime | None = None) -> ResellerApiKey | None:
-    """The live key of an active reseller this bearer token is, else None; notes its use."""
+def _key_cache_key(digest: str) -> str:
+    return f"partners:key:{digest}"
+
+
+def forget_keys(reseller: Reseller) -> None:
+    """Drop the reseller's keys from the lookup cache (after a revocation or a change)."""
+    digests = ResellerApiKey.objects.filter(reseller=reseller).values_list("key_hash", flat=True)
+    cache.delete_many([_key_cache_key(digest) for digest in digests])
+
+
+def key_for_token(
+    token: str, *, now: dt.datetime | None = None, cached: bool = False
+) -> ResellerApiKey | None:
+    """The live key of an active reseller this bearer token is, else None; notes its use.
+
+    cached=True (the API's authentication): the row found is kept KEY_CACHE_SECONDS in the
+    shared cache under the token's SHA-256 (never the token itself), so the next requests
+    do not read it; revoke_api_key and forget_keys drop it."""
     if not token.startswith(API_KEY_PREFIX) or len(token) > 200:
         return None
     digest = _key_digest(token)
+    row: ResellerApiKey | None = cache.get(_key_cache_key(digest)) if cached else None
+    if row is None or not hmac.compare_digest(row.key_hash, digest):
+        row = _live_key(token, digest)
+        if row is None:
+            return None
+        if cached:
+            cache.set(_key_cache_key(digest), row, KEY_CACHE_SECONDS)
+    now = now or timezone.now()
+    if row.last_used_at is None or row.last_used_at < now - _LAST_USED_RESOLUTION:
+        ResellerApiKey.objects.filter(pk=row.pk).update(last_used_at=now)
+        row.last_used_at = now
+        if cached:
+            cache.set(_key_cache_key(digest), row, KEY_CACHE_SECONDS)
+    return row
+
+
+def _live_key(token: str, digest: str) -> ResellerApiKey | None:
     candidates = ResellerApiKey.objects.select_related("reseller").filter(
         prefix=token[:_PREFIX_LENGTH], revoked_at__isnull=True, reseller__is_active=True
     )
     for row in candidates:
         if hmac.compare_digest(row.key_hash, digest):
-            now = now or timezone.now()
-            if row.last_used_at is None or row.last_used_at < now - _LAST_USED_RESOLUTION:
-                ResellerApiKey.objects.filter(pk=row.pk).update(last_used_at=now)
-                row.last_used_at = now
             return row
     return None
 
@@ -238,7 +273,7 @@ def renewable_line(msisdn: str) -> Line | None:
     except InvalidPhoneNumber:
         return None
     return (
-        Line.objects.select_related("plan")
+        Line.objects.select_related("plan", "subscriber__user")
         .filter(msisdn=number)
         .exclude(state=LineState.RECYCLED)
         .order_by("-activated_at", "-id")
@@ -329,6 +364,7 @@ def place_reseller_order(
     Order.objects.filter(pk=order.pk).update(external_reference=external_order_no)
     claim.order = order
     claim.save(update_fields=["order"])
+    order.reseller_order = claim  # its document needs no read back
     return order, True
 
 
@@ -364,10 +400,22 @@ def _place(
                 common=common,
                 external_order_no=external_order_no,
             )
-        plan = Plan.objects.filter(code=plan_code).first()
+        # The plan and this reseller's price for it in one query.
+        plan = (
+            Plan.objects.filter(code=plan_code)
+            .annotate(
+                wholesale_cents=Subquery(
+                    WholesalePrice.objects.filter(reseller=reseller, plan=OuterRef("pk")).values(
+                        "price_cents"
+                    )[:1]
+                )
+            )
+            .first()
+        )
         if plan is None or (kind == "new_esim" and not plan.is_active):
             raise errors.UnknownPlan(plan=plan_code)
-        price = wholesale_price_cents(reseller, plan)
+        wholesale = getattr(plan, "wholesale_cents", None)
+        price = wholesale if wholesale is not None else plan.price_cents
         if kind == "renewal":
             line = _line_for_order(number)
             return _order(
@@ -462,14 +510,15 @@ def esim_details(order: Order) -> dict[str, str] | None:
     }
 
 
-def order_document(order: Order) -> dict[str, Any]:
+def order_document(order: Order, *, external_order_no: str | None = None) -> dict[str, Any]:
     """The order as the API and the webhooks show it to its reseller."""
-    try:
-        external = order.reseller_order.external_order_no
-    except ResellerOrder.DoesNotExist:
-        # Inside the placing transaction (a webhook queued on fulfilment) the number is the
-        # last part of the order's key "reseller:<id>:<external_order_no>".
-        external = order.external_reference or order.idempotency_key.split(":", 2)[-1]
+    if external_order_no is not None:
+        external = external_order_no
+    else:
+        try:
+            external = order.reseller_order.external_order_no
+        except ResellerOrder.DoesNotExist:
+            external = _external_order_no(order)
     return {
         "id": order.pk,
         "number": order.number,
@@ -657,8 +706,15 @@ def verify_signature(
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
+def _external_order_no(order: Order) -> str:
+    # The order's key is "reseller:<id>:<external_order_no>" (place_reseller_order), so the
+    # number is known inside the placing transaction, before the ResellerOrder points at it.
+    return order.external_reference or order.idempotency_key.split(":", 2)[-1]
+
+
 def queue_order_event(order: Order, event: str) -> WebhookEvent | None:
-    """Write the event to the outbox in the caller's transaction (ordering calls this)."""
+    """Write the event to the outbox in the caller's transaction (ordering calls this with
+    the order as it just saved it)."""
     if event not in WEBHOOK_EVENTS or not order.reseller_ref:
         return None
     reseller = Reseller.objects.filter(slug=order.reseller_ref).first()
@@ -666,12 +722,11 @@ def queue_order_event(order: Order, event: str) -> WebhookEvent | None:
         return None
     now = timezone.now()
     event_id = uuid.uuid4()
-    order = Order.objects.select_related("plan", "addon", "line__sim").get(pk=order.pk)
     body = {
         "id": str(event_id),
         "type": event,
         "created_at": now.isoformat(),
-        "data": {"order": order_document(order)},
+        "data": {"order": order_document(order, external_order_no=_external_order_no(order))},
     }
     return WebhookEvent.objects.create(
         id=event_id,
@@ -698,7 +753,8 @@ def send_webhook(url: str, body: bytes, headers: dict[str, str]) -> SendResult:
     status: int | None = None
     error = ""
     try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:  # noqa: S310
+        # Public addresses only (kit.egress), checked where it connects, redirects included.
+        with egress.opener().open(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:
             status = int(response.status)
             response.read(1024)
     except urllib.error.HTTPError as failure:

@@ -531,7 +531,9 @@ def place_order(
         raise errors.PaymentMethodUnavailable(method=payment_method, kind=kind)
     if line is not None:
         # Read the state under the line's lock: a sweep or another renewal may be moving it.
-        line = Line.objects.select_for_update().select_related("plan").get(pk=line.pk)
+        # Only the line's row ("self"): FOR UPDATE would otherwise lock the joined plan row
+        # too, and every order on a plan would queue on that one row.
+        line = Line.objects.select_for_update(of=("self",)).select_related("plan").get(pk=line.pk)
 
     priced, coupon, promotion = _quote(
         kind=kind,
@@ -586,7 +588,7 @@ def place_order(
             raise
         return _same_or_conflict(winner, fingerprint)
 
-    OrderItem.objects.bulk_create(
+    items = OrderItem.objects.bulk_create(
         OrderItem(
             order=order,
             kind=item.kind,
@@ -618,8 +620,22 @@ def place_order(
     )
     if payment_method in IMMEDIATE_METHODS:
         payer = _immediate_payer(order, payment_method)
-        _collect(order, payer=payer, provider="", provider_reference="", now=now)
+        # Paid and fulfilled first, the money last: posting locks the payer's account (a
+        # wallet, a reseller's float: one row every order of that payer needs), so it is
+        # held only from the posting to the commit. A payer short of money still refuses
+        # the whole order (WalletShort), and the transaction undoes the fulfilment.
+        order.state = OrderState.PAID
+        order.paid_at = now
         _fulfil(order, acting_user=acting_user, sim=sim, msisdn=msisdn, now=now)
+        _collect(
+            order,
+            payer=payer,
+            provider="",
+            provider_reference="",
+            now=now,
+            items=items,
+            mark_paid=False,
+        )
     return order
 
 
@@ -637,7 +653,9 @@ def _immediate_payer(order: Order, payment_method: str) -> LedgerAccount:
     return ledger.reseller_float(order.reseller_ref)
 
 
-def _legs(order: Order, payer: LedgerAccount) -> list[tuple[LedgerAccount, int]]:
+def _legs(
+    order: Order, payer: LedgerAccount, items: list[OrderItem] | None = None
+) -> list[tuple[LedgerAccount, int]]:
     if order.kind == OrderKind.WALLET_TOPUP:
         assert order.subscriber is not None  # noqa: S101
         return [
@@ -645,19 +663,25 @@ def _legs(order: Order, payer: LedgerAccount) -> list[tuple[LedgerAccount, int]]
             (ledger.wallet_for(order.subscriber), order.total_cents),
         ]
     revenue: dict[str, int] = defaultdict(int)
-    for item in order.items.all():
+    for item in order.items.all() if items is None else items:
         account = "revenue:addons" if item.kind == ItemKind.ADDON else "revenue:plans"
         revenue[account] += item.amount_cents
+    revenue = {code: amount for code, amount in revenue.items() if amount}
+    codes = list(revenue)
+    if order.discount_cents:
+        codes.append("expense:promotions")
+    if order.tax_cents:
+        codes.append("liability:sales_tax")
+    accounts = ledger.system_accounts(codes)
     legs: list[tuple[LedgerAccount, int]] = []
     if order.total_cents:
         legs.append((payer, -order.total_cents))
     if order.discount_cents:
-        legs.append((ledger.system_account("expense:promotions"), -order.discount_cents))
+        legs.append((accounts["expense:promotions"], -order.discount_cents))
     for code, amount in sorted(revenue.items()):
-        if amount:
-            legs.append((ledger.system_account(code), amount))
+        legs.append((accounts[code], amount))
     if order.tax_cents:
-        legs.append((ledger.system_account("liability:sales_tax"), order.tax_cents))
+        legs.append((accounts["liability:sales_tax"], order.tax_cents))
     return legs
 
 
@@ -668,8 +692,10 @@ def _collect(
     provider: str,
     provider_reference: str,
     now: dt.datetime,
+    items: list[OrderItem] | None = None,
+    mark_paid: bool = True,
 ) -> Payment:
-    legs = _legs(order, payer)
+    legs = _legs(order, payer, items)
     txn = None
     if legs:
         try:
@@ -709,10 +735,13 @@ def _collect(
     payment.ledger_transaction = txn
     payment.completed_at = now
     payment.save()
-    order.state = OrderState.PAID
-    order.paid_at = now
     order.ledger_transaction = txn
-    order.save(update_fields=["state", "paid_at", "ledger_transaction"])
+    if mark_paid:
+        order.state = OrderState.PAID
+        order.paid_at = now
+        order.save(update_fields=["state", "paid_at", "ledger_transaction"])
+    else:  # place_order's immediate payment: the state was saved by _fulfil
+        order.save(update_fields=["ledger_transaction"])
     return payment
 
 
@@ -778,9 +807,9 @@ def _fulfil(
         )
     order.state = OrderState.FULFILLED
     order.fulfilled_at = now
-    order.save(update_fields=["state", "fulfilled_at", "line"])
+    order.save(update_fields=["state", "paid_at", "fulfilled_at", "line"])
     _partner_event(order, "order.fulfilled")
-    receipt = receipts.issue_receipt(order)
+    receipt = receipts.receipt_for_fulfilment(order)
     record_audit(
         "order.fulfilled",
         actor=acting_user,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import formats, translation
@@ -64,6 +64,19 @@ def issue_receipt(order: Order) -> Receipt:
         order_id=order.pk, defaults={"language": _subscriber_language(order) or order.language}
     )
     return receipt
+
+
+def receipt_for_fulfilment(order: Order) -> Receipt:
+    """The receipt of an order being fulfilled in the caller's transaction (ordering calls
+    this right after saving the fulfilled state, so the state is not read again); the row
+    already there, if any, is returned as issue_receipt would."""
+    try:
+        with transaction.atomic():
+            return Receipt.objects.create(
+                order=order, language=_subscriber_language(order) or order.language
+            )
+    except IntegrityError:
+        return Receipt.objects.get(order_id=order.pk)
 
 
 def receipt_url(receipt: Receipt, language: str | None = None, *, pdf: bool = False) -> str:

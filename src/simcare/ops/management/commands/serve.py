@@ -8,7 +8,10 @@ from django.core.management.base import BaseCommand, CommandParser
 
 
 class Command(BaseCommand):
-    help = "Run the ASGI web server (HTTP and WebSocket) with uvicorn."
+    help = (
+        "Run the ASGI web server (HTTP and WebSocket) with uvicorn; --workers N processes "
+        "(one a CPU), each with at most SIMCARE_DB_POOL_SIZE PostgreSQL connections."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default=os.environ.get("SIMCARE_HOST", "127.0.0.1"))
