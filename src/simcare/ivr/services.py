@@ -212,7 +212,7 @@ def record_voicemail(
 def _open_ticket(voicemail: Voicemail, *, now: dt.datetime) -> Voicemail:
     """The voicemail's care ticket, once: Twilio's callbacks may arrive together."""
     locked = (
-        Voicemail.objects.select_for_update()
+        Voicemail.objects.select_for_update(of=("self",))
         .select_related("subscriber__user")
         .get(pk=voicemail.pk)
     )
