@@ -12,6 +12,9 @@
 | SIMCARE_EMAIL_URL | smtp://user:pass@host:port, or unset for files under the data dir |
 | SIMCARE_VOUCHER_KEY | key of the voucher PIN hashes (default: derived from the secret key) |
 | SIMCARE_CHAT_ALLOWED_ORIGINS | comma-separated outside origins allowed to embed the chat widget |
+| SIMCARE_WEB_WORKERS | `simcare serve` processes (default: one per CPU with REDIS_URL, else 1) |
+| SIMCARE_WEB_THREADS | request threads per web process, each with one database connection (8) |
+| SIMCARE_DB_CONN_MAX_AGE | seconds a thread keeps its database connection (600 SQLite, 60 PostgreSQL) |
 """
 
 from __future__ import annotations
@@ -142,7 +145,9 @@ SQLITE_PATH = DATA_DIR / "simcare.sqlite3"
 if os.environ.get("DATABASE_URL"):
     DATABASES = {
         "default": dj_database_url.parse(
-            os.environ["DATABASE_URL"], conn_max_age=60, conn_health_checks=True
+            os.environ["DATABASE_URL"],
+            conn_max_age=int(os.environ.get("SIMCARE_DB_CONN_MAX_AGE", "60")),
+            conn_health_checks=True,
         )
     }
 else:
@@ -150,6 +155,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(SQLITE_PATH),
+            # Kept open by each web request thread and the WebSocket thread (they are
+            # reused and bounded: simcare.kit.web_handler), not reopened per request.
+            "CONN_MAX_AGE": int(os.environ.get("SIMCARE_DB_CONN_MAX_AGE", "600")),
             "OPTIONS": {
                 # WAL lets readers go on while one writer writes; IMMEDIATE takes the
                 # write lock at BEGIN so two writers queue instead of deadlocking.
@@ -489,3 +497,7 @@ SIMCARE_SMPP_SYSTEM_TYPE = os.environ.get("SIMCARE_SMPP_SYSTEM_TYPE", "")
 SIMCARE_SMS_GATEWAY_TIMEOUT = float(os.environ.get("SIMCARE_SMS_GATEWAY_TIMEOUT", "10"))
 # How long the outbox's SMPP bind waits for receipts after its last message before unbinding.
 SIMCARE_SMPP_RECEIPT_WAIT_SECONDS = float(os.environ.get("SIMCARE_SMPP_RECEIPT_WAIT_SECONDS", "2"))
+# --- Web server (simcare serve, simcare.kit.web_handler) -------------------------------------
+# Threads per web process that run requests (each keeps one database connection): more
+# requests in flight wait for one. Connections ≤ workers × (threads + 1).
+SIMCARE_WEB_THREADS = int(os.environ.get("SIMCARE_WEB_THREADS", "8"))
