@@ -136,7 +136,7 @@ def load(
     start = threading.Barrier(len(cookies) + 1)
 
     def user(number: int, cookie: str) -> None:
-        pause = random.Random(number)  # noqa: S311 (think times, not secrets)
+        pause = random.Random(number)  # think times, not secrets
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         headers = {
             "Cookie": f"sessionid={cookie}",

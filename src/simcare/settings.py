@@ -14,7 +14,7 @@
 | SIMCARE_CHAT_ALLOWED_ORIGINS | comma-separated outside origins allowed to embed the chat widget |
 | SIMCARE_WEB_WORKERS | `simcare serve` processes (default: one per CPU with REDIS_URL, else 1) |
 | SIMCARE_WEB_THREADS | request threads per web process, each with one database connection (8) |
-| SIMCARE_DB_CONN_MAX_AGE | seconds a thread keeps its database connection (600 SQLite, 60 PostgreSQL) |
+| SIMCARE_DB_CONN_MAX_AGE | seconds a thread keeps its DB connection (600 SQLite, 60 PostgreSQL) |
 """
 
 from __future__ import annotations
@@ -499,5 +499,5 @@ SIMCARE_SMS_GATEWAY_TIMEOUT = float(os.environ.get("SIMCARE_SMS_GATEWAY_TIMEOUT"
 SIMCARE_SMPP_RECEIPT_WAIT_SECONDS = float(os.environ.get("SIMCARE_SMPP_RECEIPT_WAIT_SECONDS", "2"))
 # --- Web server (simcare serve, simcare.kit.web_handler) -------------------------------------
 # Threads per web process that run requests (each keeps one database connection): more
-# requests in flight wait for one. Connections ≤ workers × (threads + 1).
+# requests in flight wait for one. Connections <= workers * (threads + 1).
 SIMCARE_WEB_THREADS = int(os.environ.get("SIMCARE_WEB_THREADS", "8"))

@@ -63,4 +63,3 @@ def test_a_burst_of_agent_messages_reaches_the_visitor_stored_and_in_order(
     assert list(
         Message.objects.filter(sender=Sender.AGENT).order_by("id").values_list("body", flat=True)
     ) == [f"part {n}" for n in range(BURST)]
-

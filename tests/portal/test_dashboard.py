@@ -98,7 +98,11 @@ def test_the_dashboard_of_three_lines_with_add_ons_and_auto_renew_reads_a_bounde
     # given: an eSIM renewing itself with a saved card, a SIM with a data add-on, a line in grace
     esim = make_line(lin, plan, kind=SimKind.ESIM)
     card = SavedPaymentMethod.objects.create(
-        subscriber=lin, customer_reference="cus_1", method_reference="pm_1", brand="visa", last4="4242"
+        subscriber=lin,
+        customer_reference="cus_1",
+        method_reference="pm_1",
+        brand="visa",
+        last4="4242",
     )
     autorenew.set_auto_renew(esim, enabled=True, payment_method=card, acting_user=None)
     with_addon = make_line(lin, plan)

@@ -77,9 +77,9 @@ class PooledSyncASGIHandler(ASGIHandler):
     async def run_get_response(self, request: ASGIRequest) -> HttpResponseBase:  # type: ignore[override]
         # The synchronous path of BaseHandler (middleware chain, view, error handling),
         # in the request's borrowed thread.
-        response: HttpResponseBase = await sync_to_async(
-            self.get_response, thread_sensitive=True
-        )(request)
+        response: HttpResponseBase = await sync_to_async(self.get_response, thread_sensitive=True)(
+            request
+        )
         response._handler_class = self.__class__  # type: ignore[attr-defined]
         if isinstance(response, FileResponse):
             response.block_size = self.chunk_size
