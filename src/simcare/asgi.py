@@ -15,7 +15,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import OriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from simcare.kit.web_handler import PooledSyncASGIHandler  # noqa: E402
+from simcare.kit.web_handler import PooledSyncASGIHandler, tune_garbage_collector  # noqa: E402
 from simcare.routing import websocket_urlpatterns  # noqa: E402
 
 django_asgi_app = PooledSyncASGIHandler(threads=settings.SIMCARE_WEB_THREADS)
@@ -32,3 +32,5 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+tune_garbage_collector()
