@@ -22,7 +22,8 @@ Two load shapes, each on the baseline and on the page, in the same run:
 
 baseline: `/healthz` (the server, the whole middleware stack, no database work);
 dashboard: `/en/portal/` (session, user, lines, buckets, wallet, the template).
-It prints p50 / p95 / p99 / max in milliseconds and requests per second for each.
+It prints p50 / p95 / p99 / max in milliseconds, requests per second, and the server's CPU
+time per request (which other work on a shared machine does not inflate) for each.
 """
 
 from __future__ import annotations
@@ -187,6 +188,24 @@ def load(
     return timings, wall
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of the server and its worker processes so far (Linux /proc;
+    0 elsewhere): the cost per request that other work on the machine does not inflate."""
+    total = 0.0
+    pending = [pid]
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        pending.extend(int(child) for child in children)
+    return total
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -255,7 +274,9 @@ def main() -> None:
         rows = []
         for shape, think in (("users", options.think), ("saturation", 0.0)):
             for label, path in (("baseline /healthz", "/healthz"), ("dashboard", "/en/portal/")):
+                cpu_before = server_cpu_seconds(server.pid)
                 timings, wall = load(port, path, cookies, options.requests, think)
+                cpu = server_cpu_seconds(server.pid) - cpu_before
                 rows.append(
                     (
                         f"{shape}: {label}",
@@ -264,6 +285,7 @@ def main() -> None:
                         percentile(timings, 0.99),
                         max(timings),
                         len(timings) / wall,
+                        cpu * 1000 / len(timings),
                     )
                 )
     finally:
@@ -283,9 +305,15 @@ def main() -> None:
         f"{options.workers} uvicorn worker(s), {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.1f}"
     )
-    print(f"{'':30} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'req/s':>8}")
-    for label, p50, p95, p99, worst, rate in rows:
-        print(f"{label:30} {p50:8.1f} {p95:8.1f} {p99:8.1f} {worst:8.1f} {rate:8.1f}")
+    print(
+        f"{'':30} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'max ms':>8} {'req/s':>8}"
+        f" {'CPU ms/req':>11}"
+    )
+    for label, p50, p95, p99, worst, rate, cpu_ms in rows:
+        print(
+            f"{label:30} {p50:8.1f} {p95:8.1f} {p99:8.1f} {worst:8.1f} {rate:8.1f} {cpu_ms:11.2f}"
+        )
+    print("CPU ms/req: the server processes' CPU time (user + system) per request")
     print(f"target: dashboard p95 < {TARGET_P95_MS:.0f} ms for the 50 users (80-operations.md)")
 
 
