@@ -18,7 +18,7 @@ from django.template import engines
 from django.template.loaders.cached import Loader as CachedLoader
 
 from simcare.accounts.models import Subscriber
-from simcare.asgi import application
+from simcare.asgi import application, django_asgi_app
 from simcare.catalog.models import Plan
 from simcare.kit.web_handler import PooledSyncASGIHandler
 from simcare.lines.models import Line
@@ -50,9 +50,12 @@ def test_healthz_and_a_signed_in_dashboard_answer_through_the_asgi_application(
     cookie = signed_in_client(subscriber.user).cookies["sessionid"].value
 
     # when
-    health = async_to_sync(_get)(application, "/healthz")
-    dashboard = async_to_sync(_get)(application, "/en/portal/", cookie)
-    anonymous = async_to_sync(_get)(application, "/en/portal/")
+    try:
+        health = async_to_sync(_get)(application, "/healthz")
+        dashboard = async_to_sync(_get)(application, "/en/portal/", cookie)
+        anonymous = async_to_sync(_get)(application, "/en/portal/")
+    finally:
+        django_asgi_app.close()  # the request threads' connections, before the test database goes
 
     # then
     assert health["status"] == 200
@@ -95,6 +98,7 @@ def test_requests_run_on_at_most_the_configured_threads_and_reuse_them(db: Any) 
         in_turn = async_to_sync(one_by_one)()
     finally:
         request_finished.disconnect(record)
+        handler.close()
 
     # then: every request answered, on no more than the two threads; one after the other,
     # on the same (most recently used) thread and its database connection

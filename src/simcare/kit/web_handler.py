@@ -34,6 +34,7 @@ from typing import Any
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers import base
 from django.core.handlers.asgi import ASGIHandler, ASGIRequest
+from django.db import connections
 from django.http import FileResponse, HttpResponseBase
 
 THREAD_NAME_PREFIX = "simcare-web"
@@ -47,6 +48,7 @@ class PooledSyncASGIHandler(ASGIHandler):
         base.BaseHandler.__init__(self)
         self.load_middleware(is_async=False)
         self.threads = threads
+        self._executors: list[ThreadPoolExecutor] = []
         # One pool per event loop (one in a server process; tests may run several loops).
         self._pools: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, asyncio.LifoQueue[ThreadPoolExecutor]
@@ -58,11 +60,21 @@ class PooledSyncASGIHandler(ASGIHandler):
         if pool is None:
             pool = asyncio.LifoQueue()  # the most recently used thread first
             for _ in range(self.threads):
-                pool.put_nowait(
-                    ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME_PREFIX)
-                )
+                executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=THREAD_NAME_PREFIX)
+                self._executors.append(executor)
+                pool.put_nowait(executor)
             self._pools[loop] = pool
         return pool
+
+    def close(self) -> None:
+        """Close the database connections the request threads keep, and stop the threads
+        (from synchronous code, once no request is in flight: tests, a shutdown). The
+        handler makes new threads if it is called again."""
+        executors, self._executors = self._executors, []
+        self._pools = weakref.WeakKeyDictionary()
+        for executor in executors:
+            executor.submit(connections.close_all).result()
+            executor.shutdown()
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
