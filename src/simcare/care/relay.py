@@ -92,6 +92,7 @@ class _Publisher:
             collections.deque()
         )
         self.draining = False  # read and written on the loop's thread only
+        self.task: asyncio.Task[None] | None = None  # the loop keeps only a weak reference
 
     def submit(self, layer: BaseChannelLayer, group: str, event: dict[str, Any]) -> None:
         """From any thread: queue the publish without waiting for it."""
@@ -101,7 +102,7 @@ class _Publisher:
         self.pending.append((layer, group, event))
         if not self.draining:
             self.draining = True
-            self.loop.create_task(self._drain())
+            self.task = self.loop.create_task(self._drain())
 
     async def _drain(self) -> None:
         try:
