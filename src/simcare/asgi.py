@@ -1,20 +1,24 @@
-"""ASGI entry point: HTTP through Django, WebSocket through Channels."""
+"""ASGI entry point: HTTP through Django (on a bounded pool of request threads,
+simcare.kit.web_handler), WebSocket through Channels."""
 
 from __future__ import annotations
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "simcare.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import OriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from simcare.kit.web_handler import PooledSyncASGIHandler, tune_garbage_collector  # noqa: E402
 from simcare.routing import websocket_urlpatterns  # noqa: E402
+
+django_asgi_app = PooledSyncASGIHandler(threads=settings.SIMCARE_WEB_THREADS)
 
 application = ProtocolTypeRouter(
     {
@@ -28,3 +32,5 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+tune_garbage_collector()

@@ -12,6 +12,9 @@
 | SIMCARE_EMAIL_URL | smtp://user:pass@host:port, or unset for files under the data dir |
 | SIMCARE_VOUCHER_KEY | key of the voucher PIN hashes (default: derived from the secret key) |
 | SIMCARE_CHAT_ALLOWED_ORIGINS | comma-separated outside origins allowed to embed the chat widget |
+| SIMCARE_WEB_WORKERS | `simcare serve` processes (default: one per CPU with REDIS_URL, else 1) |
+| SIMCARE_WEB_THREADS | request threads per web process, each with one database connection (8) |
+| SIMCARE_DB_CONN_MAX_AGE | seconds a thread keeps its SQLite connection (600); PostgreSQL pools |
 """
 
 from __future__ import annotations
@@ -142,7 +145,9 @@ SQLITE_PATH = DATA_DIR / "simcare.sqlite3"
 if os.environ.get("DATABASE_URL"):
     DATABASES = {
         "default": dj_database_url.parse(
-            os.environ["DATABASE_URL"], conn_max_age=60, conn_health_checks=True
+            os.environ["DATABASE_URL"],
+            conn_max_age=int(os.environ.get("SIMCARE_DB_CONN_MAX_AGE", "60")),
+            conn_health_checks=True,
         )
     }
 else:
@@ -150,6 +155,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(SQLITE_PATH),
+            # Kept open by each web request thread and the WebSocket thread (they are
+            # reused and bounded: simcare.kit.web_handler), not reopened per request.
+            "CONN_MAX_AGE": int(os.environ.get("SIMCARE_DB_CONN_MAX_AGE", "600")),
             "OPTIONS": {
                 # WAL lets readers go on while one writer writes; IMMEDIATE takes the
                 # write lock at BEGIN so two writers queue instead of deadlocking.
@@ -168,11 +176,11 @@ else:
     }
 DATABASE_IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 # Outside the tests, each process holds its PostgreSQL connections in a pool
-# (psycopg_pool, Django's OPTIONS "pool") of at most SIMCARE_DB_POOL_SIZE (default 10):
-# the ASGI server runs every request's sync code on a thread of its own, and a
-# persistent connection per thread grew without bound under load ("too many
-# clients"). A request borrows a connection at its first query and gives it back
-# when it ends; one that waits longer than SIMCARE_DB_POOL_TIMEOUT seconds fails.
+# (psycopg_pool, Django's OPTIONS "pool") of at most SIMCARE_DB_POOL_SIZE (default 10,
+# above the web handler's SIMCARE_WEB_THREADS + 1): a request borrows a connection at
+# its first query and gives it back when it ends; one that waits longer than
+# SIMCARE_DB_POOL_TIMEOUT seconds fails. Without it, one persistent connection per
+# thread grew without bound under load ("too many clients").
 if DATABASE_IS_POSTGRES and not TESTING:
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
@@ -510,3 +518,7 @@ SIMCARE_SMPP_RECEIPT_WAIT_SECONDS = float(os.environ.get("SIMCARE_SMPP_RECEIPT_W
 # Reseller webhooks may go to loopback, private and link-local addresses (an on-premises
 # receiver, the tests' local ones); off by default against request forgery (kit/egress.py).
 SIMCARE_WEBHOOK_ALLOW_PRIVATE = _env_flag("SIMCARE_WEBHOOK_ALLOW_PRIVATE")
+# --- Web server (simcare serve, simcare.kit.web_handler) -------------------------------------
+# Threads per web process that run requests (each keeps one database connection): more
+# requests in flight wait for one. Connections <= workers * (threads + 1).
+SIMCARE_WEB_THREADS = int(os.environ.get("SIMCARE_WEB_THREADS", "8"))

@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from simcare.accounts.models import Role, Subscriber
-from simcare.catalog.models import Plan
-from simcare.lines.models import Line
+from simcare.catalog.models import AddOn, Plan, UsageKind
+from simcare.lines.models import Bucket, BucketSource, Line, LineState, SimKind
+from simcare.orders.models import SavedPaymentMethod
+from simcare.orders.services import autorenew
 from tests.conftest import signed_in_client
 
 pytestmark = pytest.mark.django_db
@@ -81,3 +85,66 @@ def test_the_dashboard_reads_a_fixed_number_of_queries_however_many_lines(
 
     assert response.content.decode().count('class="line-card"') == 3
     assert len(three) == len(one)
+
+
+# Session, user with its subscriber, the lines with plan, SIM, auto-renew setting and card,
+# their current buckets, the wallet balance: nothing per line, per bucket or per card.
+DASHBOARD_QUERY_BOUND = 5
+
+
+def test_the_dashboard_of_three_lines_with_add_ons_and_auto_renew_reads_a_bounded_number_of_queries(
+    lin_client: Client, lin: Subscriber, plan: Plan, make_line: Callable[..., Line]
+) -> None:
+    # given: an eSIM renewing itself with a saved card, a SIM with a data add-on, a line in grace
+    esim = make_line(lin, plan, kind=SimKind.ESIM)
+    card = SavedPaymentMethod.objects.create(
+        subscriber=lin,
+        customer_reference="cus_1",
+        method_reference="pm_1",
+        brand="visa",
+        last4="4242",
+    )
+    autorenew.set_auto_renew(esim, enabled=True, payment_method=card, acting_user=None)
+    with_addon = make_line(lin, plan)
+    addon = AddOn.objects.create(
+        code="data5",
+        name_en="5 GB extra",
+        name_fr="5 Go de plus",
+        name_zh_hans="额外5GB",
+        kind=UsageKind.DATA,
+        quantity=5120,
+        price_cents=1500,
+        validity_days=30,
+    )
+    now = timezone.now()
+    Bucket.objects.create(
+        line=with_addon,
+        kind=UsageKind.DATA,
+        source=BucketSource.ADDON,
+        addon=addon,
+        total=5120 * 1024,
+        used=1024,
+        starts_at=now - dt.timedelta(hours=1),
+        expires_at=now + dt.timedelta(days=30),
+    )
+    in_grace = make_line(lin, plan)
+    Line.objects.filter(pk=in_grace.pk).update(
+        state=LineState.GRACE,
+        period_start=now - dt.timedelta(days=32),
+        period_end=now - dt.timedelta(days=2),
+    )
+    lin_client.get("/en/portal/")  # the session's first touch (e.g. a cycled key) is not counted
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        response = lin_client.get("/en/portal/")
+
+    # then
+    page = response.content.decode()
+    assert page.count('class="line-card"') == 3
+    assert "visa •••• 4242" in page
+    assert "25 GB left of 25 GB" in page  # the plan's 20 GB and the add-on's 5 GB together
+    assert "Your plan ended." in page
+    assert len(queries) <= DASHBOARD_QUERY_BOUND, "\n".join(
+        query["sql"] for query in queries.captured_queries
+    )

@@ -35,3 +35,12 @@ class EmailOrPhoneBackend(ModelBackend):
         if user.check_password(password) and self.user_can_authenticate(user):
             return user
         return None
+
+    def get_user(self, user_id: Any) -> User | None:
+        """The signed-in user of a session, with their subscriber account in the same query
+        (every portal page reads it; staff have none, which is cached as well)."""
+        try:
+            user = User._default_manager.select_related("subscriber").get(pk=user_id)
+        except User.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None

@@ -10,17 +10,30 @@ Groups: `care.chat.<public id>` (the visitor's connections and the agents
 watching that chat), `care.agent.<user id>` (one agent's console: offers),
 `care.staff.<public id>` (the agents watching it: internal notes), `care.queue`
 (every console: the queue changed).
+
+A publish from a request or WebSocket thread does not wait for the channel layer: it is
+handed to the thread's event loop, which sends the publishes of the process one after
+the other in the order they were made (_Publisher), while the thread goes on to the next
+message's transaction. Elsewhere (a worker, a management command) it waits as before.
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import os
+import threading
+import weakref
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from asgiref.sync import SyncToAsync, async_to_sync
+from channels.layers import BaseChannelLayer, get_channel_layer
 from django.core.exceptions import ObjectDoesNotExist
 
 from simcare.care.models import Conversation, Message, Sender
+from simcare.ops.logs import get_logger
+
+log = get_logger("simcare.care.relay")
 
 QUEUE_GROUP = "care.queue"
 
@@ -84,10 +97,70 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
     }
 
 
+class _Publisher:
+    """The publishes handed to one event loop, sent in order by one task at a time."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.pending: collections.deque[tuple[BaseChannelLayer, str, dict[str, Any]]] = (
+            collections.deque()
+        )
+        self.draining = False  # read and written on the loop's thread only
+        self.task: asyncio.Task[None] | None = None  # the loop keeps only a weak reference
+
+    def submit(self, layer: BaseChannelLayer, group: str, event: dict[str, Any]) -> None:
+        """From any thread: queue the publish without waiting for it."""
+        self.loop.call_soon_threadsafe(self._enqueue, layer, group, event)
+
+    def _enqueue(self, layer: BaseChannelLayer, group: str, event: dict[str, Any]) -> None:
+        self.pending.append((layer, group, event))
+        if not self.draining:
+            self.draining = True
+            self.task = self.loop.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                layer, group, event = self.pending.popleft()
+                try:
+                    await layer.group_send(group, event)
+                except Exception:  # a lost publish is caught up on reconnection
+                    log.exception("relay_publish_failed", group=group)
+        finally:
+            self.draining = False
+
+
+_publishers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Publisher] = (
+    weakref.WeakKeyDictionary()
+)
+_publishers_lock = threading.Lock()
+
+
+def _serving_loop() -> asyncio.AbstractEventLoop | None:
+    """The running event loop this thread works for (inside sync_to_async), if any."""
+    local = SyncToAsync.threadlocal
+    loop: asyncio.AbstractEventLoop | None = getattr(local, "main_event_loop", None)
+    if loop is None or getattr(local, "main_event_loop_pid", None) != os.getpid():
+        return None
+    return loop if loop.is_running() else None
+
+
 def _send(group: str, event: dict[str, Any]) -> None:
     layer = get_channel_layer()
-    if layer is not None:
-        async_to_sync(layer.group_send)(group, event)
+    if layer is None:
+        return
+    loop = _serving_loop()
+    if loop is not None:
+        with _publishers_lock:  # one publisher per loop, or the order would be lost
+            publisher = _publishers.get(loop)
+            if publisher is None:
+                publisher = _publishers[loop] = _Publisher(loop)
+        try:
+            publisher.submit(layer, group, event)
+            return
+        except RuntimeError:  # the loop closed meanwhile
+            pass
+    async_to_sync(layer.group_send)(group, event)
 
 
 def publish_message(message: Message) -> None:
