@@ -50,6 +50,9 @@ _KIND_CODES = {kind: index for index, kind in enumerate(rating.KINDS)}
 _ZONE_CODES = {zone: index for index, zone in enumerate(rating.ZONES)}
 _COMBO_KIND = len(rating.ZONES) * 2
 _REJECTED, _FREE, _BUCKETS = 0, 1, 2
+# Records of more units (or rates of more cents) than this go through the loop: sums and
+# products of the columns then stay far inside 64 bits, as Python's integers need no bound.
+_SMALL = 1 << 31
 _RECORD_SCHEMA = {
     "position": pl.Int64,
     "line_id": pl.Int64,
@@ -72,6 +75,8 @@ def _lines(accounts: dict[int, rating.Account], line_ids: list[int]) -> pl.DataF
             "grace_ends": [a.grace_ends_at for a in chosen],
             "closed": [a.is_closed for a in chosen],
             "includes_us": [a.rates.includes_us for a in chosen],
+            "barred": [a.is_barred for a in chosen],
+            "rates_key": [id(a.rates) for a in chosen],
         },
         schema={
             "line_id": pl.Int64,
@@ -80,6 +85,8 @@ def _lines(accounts: dict[int, rating.Account], line_ids: list[int]) -> pl.DataF
             "grace_ends": pl.Int64,
             "closed": pl.Boolean,
             "includes_us": pl.Boolean,
+            "barred": pl.Boolean,
+            "rates_key": pl.Int64,
         },
     )
 
@@ -88,33 +95,23 @@ def _buckets(
     accounts: dict[int, rating.Account], line_ids: list[int]
 ) -> tuple[pl.DataFrame, dict[int, rating.Bucket]]:
     """The lines' buckets as rows (their index in consumption order, room at this moment)."""
+    rows = [
+        (line_id, index, bucket)
+        for line_id in line_ids
+        for index, bucket in enumerate(accounts[line_id].buckets)
+    ]
+    by_id = {bucket.id: bucket for _line, _index, bucket in rows}
     columns: dict[str, list[Any]] = {
-        name: []
-        for name in (
-            "line_id",
-            "b_index",
-            "b_id",
-            "kind",
-            "b_zone",
-            "unlimited",
-            "room",
-            "starts",
-            "expires",
-        )
+        "line_id": [row[0] for row in rows],
+        "b_index": [row[1] for row in rows],
+        "b_id": [row[2].id for row in rows],
+        "kind": [row[2].kind for row in rows],
+        "b_zone": [row[2].zone for row in rows],
+        "unlimited": [row[2].total is None for row in rows],
+        "room": [0 if b.total is None else b.total - b.used for _l, _i, b in rows],
+        "starts": [row[2].starts_at for row in rows],
+        "expires": [row[2].expires_at for row in rows],
     }
-    by_id: dict[int, rating.Bucket] = {}
-    for line_id in line_ids:
-        for index, bucket in enumerate(accounts[line_id].buckets):
-            by_id[bucket.id] = bucket
-            columns["line_id"].append(line_id)
-            columns["b_index"].append(index)
-            columns["b_id"].append(bucket.id)
-            columns["kind"].append(bucket.kind)
-            columns["b_zone"].append(bucket.zone)
-            columns["unlimited"].append(bucket.total is None)
-            columns["room"].append(0 if bucket.total is None else bucket.total - bucket.used)
-            columns["starts"].append(bucket.starts_at)
-            columns["expires"].append(bucket.expires_at)
     frame = pl.DataFrame(
         columns,
         schema={
@@ -163,9 +160,10 @@ def _path() -> pl.Expr:
     )
 
 
-def _fast(bucketed: pl.DataFrame, buckets: pl.DataFrame) -> pl.DataFrame:
-    """For the bucket records (rating order): whether each is in its line and kind's prefix
-    (`fast`), and its target bucket's id (`b_id`, null when none has room)."""
+def _targets(bucketed: pl.DataFrame, buckets: pl.DataFrame) -> pl.DataFrame:
+    """The bucket records (rating order) with their target: the first bucket in consumption
+    order that applies and has room at the start of the frame (`target` its index, `b_id`,
+    `unlimited`, `room`; null when none has)."""
     col = pl.col
     candidates = (
         bucketed.select("position", "line_id", "kind", "zone", "ts", "includes_us")
@@ -182,24 +180,28 @@ def _fast(bucketed: pl.DataFrame, buckets: pl.DataFrame) -> pl.DataFrame:
         .group_by("position")
         .agg(target=col("b_index").min())
     )
-    targeted = (
-        bucketed.select("position", "line_id", "kind", "units")
-        .join(candidates, on="position", how="left", maintain_order="left")
-        .join(
-            buckets.select(
-                "line_id", pl.col("b_index").alias("target"), "b_id", "unlimited", "room"
-            ),
-            on=["line_id", "target"],
-            how="left",
-            maintain_order="left",
-        )
+    return bucketed.join(candidates, on="position", how="left", maintain_order="left").join(
+        buckets.select("line_id", col("b_index").alias("target"), "b_id", "unlimited", "room"),
+        on=["line_id", "target"],
+        how="left",
+        maintain_order="left",
     )
-    aimed = col("units").cum_sum().over("line_id", "target")
-    fits = (col("target").is_not_null() & (col("unlimited") | (aimed <= col("room")))).fill_null(
-        False
-    )
-    return targeted.select(
-        fast=fits.cast(pl.Int8).cum_min().over("line_id", "kind") == 1, b_id="b_id"
+
+
+def _rates(accounts: dict[int, rating.Account], line_ids: list[int]) -> pl.DataFrame:
+    """Each line's overage rate per (kind, zone), as `Rates.for_zone` gives it (lines of one
+    plan share one Rates object: one set of rows per plan, joined by `rates_key`)."""
+    plans = {id(accounts[line_id].rates): accounts[line_id].rates for line_id in line_ids}
+    rows = [
+        (key, kind, zone, rates.for_zone(kind, zone))
+        for key, rates in plans.items()
+        for kind in rating.KINDS
+        for zone in rating.ZONES
+    ]
+    return pl.DataFrame(
+        rows,
+        schema={"rates_key": pl.Int64, "kind": pl.String, "zone": pl.String, "rate": pl.Int64},
+        orient="row",
     )
 
 
@@ -220,23 +222,51 @@ def rate_frame(
         .join(_lines(accounts, line_ids), on="line_id", how="left", maintain_order="left")
         .with_columns(units=_units(), path=_path())
     )
-    bucketed = frame.filter(col("path") == _BUCKETS)
     buckets, by_id = _buckets(accounts, line_ids)
-    bucketed = bucketed.hstack(_fast(bucketed, buckets))
+    targeted = _targets(frame.filter(col("path") == _BUCKETS), buckets)
+    small = col("units") < _SMALL
+
+    # A barred line's record with no bucket room at the start of the frame has none later
+    # (room only shrinks) and stays barred: what costs money is rejected, a free rest is
+    # overage of 0 cents. It moves nothing, so it is rated here whatever its place.
+    idle = (
+        targeted.filter(col("target").is_null() & col("barred") & small)
+        .join(_rates(accounts, line_ids), on=["rates_key", "kind", "zone"], how="left")
+        .filter(col("rate").abs() < _SMALL)
+        .with_columns(
+            cost=pl.when(col("kind") == rating.DATA)
+            .then((col("units") * col("rate") + (rating.KB_PER_MB - 1)) // rating.KB_PER_MB)
+            .otherwise(col("units") * col("rate"))
+        )
+    )
+    rest = targeted.join(idle.select("position"), on="position", how="anti", maintain_order="left")
+    aimed = col("units").cum_sum().over("line_id", "target")
+    fits = (
+        col("target").is_not_null() & small & (col("unlimited") | (aimed <= col("room")))
+    ).fill_null(False)
+    rest = rest.with_columns(fast=fits.cast(pl.Int8).cum_min().over("line_id", "kind") == 1)
 
     # The prefix: each bucket takes what was aimed at it (the same sums the loop adds up).
-    taken = bucketed.filter(col("fast")).group_by("b_id").agg(col("units").sum())
+    taken = rest.filter(col("fast")).group_by("b_id").agg(col("units").sum())
     for bucket_id, units in taken.iter_rows():
         by_id[bucket_id].used += units
 
     zero = pl.lit(0, dtype=pl.Int64)
     units = col("units")
     path = col("path")
-    vectorized = pl.concat(
-        [
-            frame.filter(path != _BUCKETS),
-            bucketed.filter(col("fast")).drop("fast", "b_id"),
-        ]
+    results = (
+        "position",
+        "units",
+        "bucket_units",
+        "overage_units",
+        "free_units",
+        "rejected_units",
+        "charged_cents",
+        "debt_cents",
+        "outcome",
+    )
+    simple = pl.concat(
+        [frame.filter(path != _BUCKETS), rest.filter(col("fast")).select(frame.columns)]
     ).select(
         "position",
         units=units,
@@ -252,8 +282,22 @@ def rate_frame(
         .then(pl.lit(rating.FREE))
         .otherwise(pl.lit(rating.RATED)),
     )
-    looped = _loop(bucketed.filter(~col("fast")), accounts, wallets)
-    return pl.concat([vectorized, looped]).sort("position")
+    costly = col("cost") > 0
+    barred = idle.select(
+        "position",
+        units=units,
+        bucket_units=zero,
+        overage_units=pl.when(costly).then(zero).otherwise(units),
+        free_units=zero,
+        rejected_units=pl.when(costly).then(units).otherwise(zero),
+        charged_cents=zero,
+        debt_cents=zero,
+        outcome=pl.when(costly)
+        .then(pl.lit(rating.REJECTED_BARRED))
+        .otherwise(pl.lit(rating.RATED)),
+    )
+    looped = _loop(rest.filter(~col("fast")), accounts, wallets)
+    return pl.concat([simple, barred, looped.select(results)]).sort("position")
 
 
 def _loop(
