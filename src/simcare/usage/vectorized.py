@@ -240,11 +240,15 @@ def rate_frame(
         )
     )
     rest = targeted.join(idle.select("position"), on="position", how="anti", maintain_order="left")
+    # Records with no target skip every bucket whenever they are rated: they go to the loop
+    # (the wallet) and do not end the prefix of their line and kind; the first record with a
+    # target that does not fit does.
+    untargeted = rest.filter(col("target").is_null())
     aimed = col("units").cum_sum().over("line_id", "target")
-    fits = (
-        col("target").is_not_null() & small & (col("unlimited") | (aimed <= col("room")))
-    ).fill_null(False)
-    rest = rest.with_columns(fast=fits.cast(pl.Int8).cum_min().over("line_id", "kind") == 1)
+    fits = (small & (col("unlimited") | (aimed <= col("room")))).fill_null(False)
+    rest = rest.filter(col("target").is_not_null()).with_columns(
+        fast=fits.cast(pl.Int8).cum_min().over("line_id", "kind") == 1
+    )
 
     # The prefix: each bucket takes what was aimed at it (the same sums the loop adds up).
     taken = rest.filter(col("fast")).group_by("b_id").agg(col("units").sum())
@@ -296,7 +300,13 @@ def rate_frame(
         .then(pl.lit(rating.REJECTED_BARRED))
         .otherwise(pl.lit(rating.RATED)),
     )
-    looped = _loop(rest.filter(~col("fast")), accounts, wallets)
+    looped = _loop(
+        pl.concat([untargeted, rest.filter(~col("fast")).drop("fast")]).sort(
+            "subscriber_id", "ts", "position"
+        ),
+        accounts,
+        wallets,
+    )
     return pl.concat([simple, barred, looped.select(results)]).sort("position")
 
 
