@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import gzip
 import io
 import json
@@ -840,7 +841,15 @@ class _Batch:
                 outcome.duplicates += before - fresh.height
         self._lap("dedupe")
         if fresh.height:
-            rejected.extend(self._rate_and_write(fresh))
+            # No cyclic garbage collection while a frame's values are made: its passes walk
+            # every object of the process again and again (a frame makes no cycles).
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                rejected.extend(self._rate_and_write(fresh))
+            finally:
+                if collecting:
+                    gc.enable()
         outcome.rejected += len(rejected)
         rejected.sort(key=lambda reject: reject.row_number)
         return rejected
