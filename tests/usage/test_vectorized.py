@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import itertools
 
 import polars as pl
 from hypothesis import given, settings
@@ -106,7 +107,7 @@ def _state(accounts: dict[int, rating.Account], wallets: dict[int, rating.Wallet
 
 def _frames(records: list[tuple], cuts: list[int]) -> list[range]:
     bounds = [0, *cuts, len(records)]
-    return [range(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    return [range(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
 @settings(max_examples=400, deadline=None)
