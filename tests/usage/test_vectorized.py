@@ -74,7 +74,9 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         subscriber: rating.Wallet(draw(st.integers(-5, 300)))
         for subscriber in set(subscriber_of.values())
     }
-    quantity = st.one_of(st.integers(0, 3), st.integers(0, 200), st.integers(0, 100_000))
+    quantity = st.one_of(
+        st.integers(0, 3), st.integers(0, 200), st.integers(0, 100_000), st.integers(0, 10**15 - 1)
+    )
     records = [
         (
             draw(st.sampled_from(sorted(accounts))),
