@@ -3,8 +3,9 @@
 `import_cdrs(source, file_name=...)` reads a CSV (gzip detected by its magic
 bytes). A batch of `batch_size` lines (2,000,000) is one database
 transaction, read in frames of `frame_size` lines (250,000). Parsing and row
-checks are vectorized (polars); only rating itself is a Python loop over
-plain values (`rating.rate_record`). Per frame:
+checks are vectorized (polars); so is rating wherever that provably gives what
+the reference loop gives (`vectorized.rate_frame`), the rest going through
+`rating.rate_record`. Per frame:
 
 1. (first frame of a batch) take the import lock (PostgreSQL advisory lock;
    on SQLite the first statement is a write, which takes the database's
@@ -14,9 +15,11 @@ plain values (`rating.rate_record`). Per frame:
    frame (earlier frames and batches are already stored): a re-import
    changes nothing;
 3. find the frame's lines (cached across the import), lock the wallets not
-   met yet in the batch (primary-key order), and rate each wallet's records
-   in started_at order against the buckets and balances held in memory;
-4. write the records: COPY (PostgreSQL) or one executemany INSERT (SQLite).
+   met yet in the batch (primary-key order), and rate the frame (each
+   wallet's records in started_at order) against the buckets and balances
+   held in memory;
+4. write the records: COPY (PostgreSQL) or one executemany INSERT over polars'
+   rows (SQLite).
 
 At the end of the batch, once for all its frames (`_Batch.flush`): bucket
 usage by one UPDATE … FROM (VALUES …); one ledger transaction (each wallet
