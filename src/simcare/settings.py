@@ -181,12 +181,13 @@ DATABASE_IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 # its first query and gives it back when it ends; one that waits longer than
 # SIMCARE_DB_POOL_TIMEOUT seconds fails. Without it, one persistent connection per
 # thread grew without bound under load ("too many clients").
-if DATABASE_IS_POSTGRES and not TESTING:
+SIMCARE_DB_POOL_SIZE = int(os.environ.get("SIMCARE_DB_POOL_SIZE", "10"))
+if DATABASE_IS_POSTGRES and not TESTING and SIMCARE_DB_POOL_SIZE > 0:
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
-        "max_size": int(os.environ.get("SIMCARE_DB_POOL_SIZE", "10")),
+        "max_size": SIMCARE_DB_POOL_SIZE,
         "timeout": float(os.environ.get("SIMCARE_DB_POOL_TIMEOUT", "10")),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

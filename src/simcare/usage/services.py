@@ -3,8 +3,9 @@
 `import_cdrs(source, file_name=...)` reads a CSV (gzip detected by its magic
 bytes). A batch of `batch_size` lines (2,000,000) is one database
 transaction, read in frames of `frame_size` lines (250,000). Parsing and row
-checks are vectorized (polars); only rating itself is a Python loop over
-plain values (`rating.rate_record`). Per frame:
+checks are vectorized (polars); so is rating wherever that provably gives what
+the reference loop gives (`vectorized.rate_frame`), the rest going through
+`rating.rate_record`. Per frame:
 
 1. (first frame of a batch) take the import lock (PostgreSQL advisory lock;
    on SQLite the first statement is a write, which takes the database's
@@ -14,9 +15,11 @@ plain values (`rating.rate_record`). Per frame:
    frame (earlier frames and batches are already stored): a re-import
    changes nothing;
 3. find the frame's lines (cached across the import), lock the wallets not
-   met yet in the batch (primary-key order), and rate each wallet's records
-   in started_at order against the buckets and balances held in memory;
-4. write the records: COPY (PostgreSQL) or one executemany INSERT (SQLite).
+   met yet in the batch (primary-key order), and rate the frame (each
+   wallet's records in started_at order) against the buckets and balances
+   held in memory;
+4. write the records: COPY (PostgreSQL) or one executemany INSERT over polars'
+   rows (SQLite).
 
 At the end of the batch, once for all its frames (`_Batch.flush`): bucket
 usage by one UPDATE … FROM (VALUES …); one ledger transaction (each wallet
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gc
 import gzip
 import io
 import json
@@ -62,7 +66,7 @@ from simcare.ledger import services as ledger
 from simcare.ledger.models import AccountKind, LedgerAccount, TransactionKind
 from simcare.lines import lifecycle
 from simcare.lines.models import LineState
-from simcare.usage import notifications, rating
+from simcare.usage import notifications, rating, vectorized
 from simcare.usage.errors import CdrFileRefused
 from simcare.usage.models import CdrImport, ImportStatus
 
@@ -100,18 +104,7 @@ _RECORD_COLUMNS = (
     "debt_cents",
     "outcome",
 )
-_RATED_COLUMNS = list(rating.Rated._fields)
 _DAILY_PARTS = 16  # rollup parts a batch keeps before it merges them
-# (kind, zone, direction) of a record as one integer for the rating loop: _COMBOS[code].
-_COMBOS = tuple(
-    (kind, zone, direction)
-    for kind in rating.KINDS
-    for zone in rating.ZONES
-    for direction in (rating.OUT, rating.IN)
-)
-_KIND_CODES = {kind: index for index, kind in enumerate(rating.KINDS)}
-_ZONE_CODES = {zone: index for index, zone in enumerate(rating.ZONES)}
-_COMBO_KIND = len(rating.ZONES) * 2
 
 
 @dataclass(frozen=True)
@@ -575,18 +568,26 @@ def _copy_records(records: pl.DataFrame) -> None:
         copy.write(payload)
 
 
-def _insert_rows(rows: list[Any], cdr_import_id: int) -> None:
-    """SQLite: the frame's records, as built by the rating loop, by one executemany
-    (the import's id, the same on every row, is in the statement)."""
+def _insert_records(records: pl.DataFrame, cdr_import_id: int) -> None:
+    """SQLite: the frame's records by one executemany over polars' rows (built in Rust, one
+    at a time: no list of the frame's tuples); the import's id, the same on every row, is in
+    the statement."""
     columns = ", ".join(_RECORD_COLUMNS)
     placeholders = ", ".join(
-        str(int(cdr_import_id)) if name == "cdr_import_id" else "%s" for name in _RECORD_COLUMNS
+        str(int(cdr_import_id)) if name == "cdr_import_id" else "?" for name in _RECORD_COLUMNS
     )
-    with connection.cursor() as cursor:
-        cursor.executemany(
+    rows = records.with_columns(
+        pl.col("started_at").dt.strftime("%Y-%m-%d %H:%M:%S%.6f")
+    ).iter_rows(buffer_size=4096)
+    connection.ensure_connection()
+    raw = connection.connection.cursor()
+    try:
+        raw.executemany(
             f"INSERT INTO usage_usagerecord ({columns}) VALUES ({placeholders})",  # noqa: S608
             rows,
         )
+    finally:
+        raw.close()
 
 
 def _update_from_values(table: str, column: str, pairs: list[tuple[int, int]]) -> None:
@@ -843,7 +844,15 @@ class _Batch:
                 outcome.duplicates += before - fresh.height
         self._lap("dedupe")
         if fresh.height:
-            rejected.extend(self._rate_and_write(fresh))
+            # No cyclic garbage collection while a frame's values are made: its passes walk
+            # every object of the process again and again (a frame makes no cycles).
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                rejected.extend(self._rate_and_write(fresh))
+            finally:
+                if collecting:
+                    gc.enable()
         outcome.rejected += len(rejected)
         rejected.sort(key=lambda reject: reject.row_number)
         return rejected
@@ -896,14 +905,7 @@ class _Batch:
             position=pl.int_range(pl.len(), dtype=pl.Int64),
             day=pl.col("started").dt.convert_time_zone(str(business_zone())).dt.date(),
         )
-        # Each wallet's records in time order (ties in file order): each line's are then too.
-        order = records.select("subscriber_id", "ts", "row", "position").sort(
-            "subscriber_id", "ts", "row", maintain_order=True
-        )
-        if self.sqlite:
-            self._rate_rows(records, order)
-        else:
-            self._rate_frame(records, order)
+        self._rate_and_store(records)
         self.outcome.applied += records.height
         return rejected
 
@@ -932,60 +934,46 @@ class _Batch:
                 account.is_barred = False
                 self.unbarred.append(line_id)
 
-    def _inputs(self, records: pl.DataFrame, order: pl.DataFrame) -> list[list[Any]]:
-        """The rating loop's columns, in rating order: position, line, subscriber, the record's
-        (kind, zone, direction) as one small integer (an index of _COMBOS: Python keeps small
-        integers and these strings once, so a frame's values cost no object each), time,
-        quantity."""
-        col = pl.col
-        rated = records.select(
-            "position",
-            "line_id",
-            "subscriber_id",
-            combo=(
-                col("type").replace_strict(_KIND_CODES, return_dtype=pl.Int64) * _COMBO_KIND
-                + col("zone").replace_strict(_ZONE_CODES, return_dtype=pl.Int64) * 2
-                + (col("direction") == rating.IN).cast(pl.Int64)
-            ),
-            ts="ts",
-            quantity="quantity",
-        )[order.get_column("position")]
-        return [rated.get_column(name).to_list() for name in rated.columns]
-
-    def _rate_rows(self, records: pl.DataFrame, order: pl.DataFrame) -> None:
-        """SQLite: the rating loop builds each record's row, in file order, for executemany."""
-        record_ids = records.get_column("record_id").to_list()
-        started = records.get_column("started").dt.strftime("%Y-%m-%d %H:%M:%S%.6f").to_list()
-        rows: list[Any] = [None] * records.height
+    def _rate_and_store(self, records: pl.DataFrame) -> None:
+        """Rate the frame (vectorized.rate_frame: polars columns where provably the same as the
+        loop, rating.rate_record for the rest), then write its records: COPY on PostgreSQL,
+        one executemany fed by polars' rows on SQLite."""
         accounts = {info.account.line_id: info.account for info in self.touched.values()}
-        wallets = self.wallets
-        rate = rating.rate_record
-        inputs = self._inputs(records, order)
-        self._lap("inputs")
-        combos = _COMBOS
-        for position, line_id, subscriber_id, combo, ts, quantity in zip(*inputs, strict=True):
-            kind, zone, direction = combos[combo]
-            rows[position] = (
-                record_ids[position],
-                line_id,
-                kind,
-                zone,
-                direction,
-                started[position],
-                quantity,
-                *rate(
-                    accounts[line_id], wallets[subscriber_id], kind, zone, direction, ts, quantity
-                ),
-            )
+        rated = vectorized.rate_frame(
+            records.select(
+                "position",
+                "line_id",
+                "subscriber_id",
+                pl.col("type").alias("kind"),
+                "zone",
+                "direction",
+                "ts",
+                "quantity",
+            ),
+            accounts,
+            self.wallets,
+        ).drop("position")
         self._lap("rate")
-        del record_ids, started
-        _insert_rows(rows, self.cdr_import.pk)
+        table = records.select(
+            "record_id",
+            pl.lit(self.cdr_import.pk, dtype=pl.Int64).alias("cdr_import_id"),
+            "line_id",
+            pl.col("type").alias("kind"),
+            "zone",
+            "direction",
+            pl.col("started").alias("started_at"),
+            "quantity",
+        ).hstack(rated)
+        if self.sqlite:
+            _insert_records(table.drop("cdr_import_id"), self.cdr_import.pk)
+        else:
+            _copy_records(table)
+        del table
         self._lap("records")
-        # units 7, rejected 11, charged 12 (see _ROW_COLUMNS)
         self._add_rollups(
             records,
-            pl.Series([row[7] - row[11] for row in rows], dtype=pl.Int64),
-            pl.Series([row[12] for row in rows], dtype=pl.Int64),
+            rated.get_column("units") - rated.get_column("rejected_units"),
+            rated.get_column("charged_cents"),
         )
 
     def _add_rollups(self, records: pl.DataFrame, served: pl.Series, charged: pl.Series) -> None:
@@ -999,52 +987,6 @@ class _Batch:
         if len(self.daily) > _DAILY_PARTS:
             self.daily = [_merged(self.daily)]
         self._lap("daily")
-
-    def _rate_frame(self, records: pl.DataFrame, order: pl.DataFrame) -> None:
-        """PostgreSQL: the rating loop's results become columns beside the frame, for COPY."""
-        results: list[Any] = [None] * records.height
-        accounts = {info.account.line_id: info.account for info in self.touched.values()}
-        wallets = self.wallets
-        rate = rating.rate_record
-        inputs = self._inputs(records, order)
-        self._lap("inputs")
-        combos = _COMBOS
-        for position, line_id, subscriber_id, combo, ts, quantity in zip(*inputs, strict=True):
-            kind, zone, direction = combos[combo]
-            results[position] = rate(
-                accounts[line_id], wallets[subscriber_id], kind, zone, direction, ts, quantity
-            )
-        self._lap("rate")
-        rated = pl.DataFrame(
-            {
-                name: pl.Series(
-                    name,
-                    [result[index] for result in results],
-                    dtype=pl.String if name == "outcome" else pl.Int64,
-                )
-                for index, name in enumerate(_RATED_COLUMNS)
-            }
-        )
-        del results
-        self._lap("columns")
-        _copy_records(
-            records.select(
-                "record_id",
-                pl.lit(self.cdr_import.pk, dtype=pl.Int64).alias("cdr_import_id"),
-                "line_id",
-                pl.col("type").alias("kind"),
-                "zone",
-                "direction",
-                pl.col("started").alias("started_at"),
-                "quantity",
-            ).hstack(rated)
-        )
-        self._lap("records")
-        self._add_rollups(
-            records,
-            rated.get_column("units") - rated.get_column("rejected_units"),
-            rated.get_column("charged_cents"),
-        )
 
     def flush(self) -> None:
         """Write what the frames since the last flush did to lines, wallets and rollups."""
