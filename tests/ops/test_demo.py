@@ -34,6 +34,8 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from simcare.accounts.models import AuditEvent, Role, User
+from simcare.care import chat_services
+from simcare.care.models import ConversationStatus, Team, Ticket
 from simcare.catalog.models import AddOn, Plan
 from simcare.demo import inventory
 from simcare.demo.credentials import totp_key_hex
@@ -151,6 +153,38 @@ def test_load_demo_tells_each_subscriber_story_through_the_lifecycle(tmp_path: P
         assert device.key == totp_key_hex(demo[role]["totp_secret"])
     assert User.objects.get(username="reseller.maplemarket").has_role(Role.RESELLER)
     assert json.loads((tmp_path / "demo-credentials.json").read_text()) == demo
+
+
+@pytest.mark.django_db
+def test_the_demo_care_team_routes_chats_to_the_agent_in_hours(tmp_path: Path) -> None:
+    # given: the demo, and its agent switched to available
+    load_demo(data_dir=tmp_path, base_url="http://127.0.0.1:8000")
+    team = Team.objects.get(is_default=True)
+    agent = User.objects.get(username="agent.zhou")
+    chat_services.set_availability(agent, is_available=True)
+    tuesday_noon = dt.datetime(2026, 12, 1, 17, 0, tzinfo=dt.UTC)  # 12:00 in Toronto
+
+    # when: a visitor asks in Chinese for a person, in hours and then on Christmas Day
+    in_hours = chat_services.open_conversation(visitor_key="v1", user=None, language="zh-hans")
+    chat_services.request_person(in_hours, now=tuesday_noon)
+    holiday = chat_services.open_conversation(visitor_key="v2", user=None, language="fr")
+    chat_services.request_person(holiday, now=dt.datetime(2026, 12, 25, 17, 0, tzinfo=dt.UTC))
+
+    # then
+    assert (team.name, team.lead, team.time_zone) == (
+        "Front line",
+        admin_of_demo(),
+        "America/Toronto",
+    )
+    in_hours.refresh_from_db()
+    assert in_hours.offered_to == agent
+    holiday.refresh_from_db()
+    assert holiday.status == ConversationStatus.TICKET
+    assert Ticket.objects.get(conversation=holiday).team == team
+
+
+def admin_of_demo() -> User:
+    return User.objects.get(username="admin")
 
 
 @pytest.mark.django_db

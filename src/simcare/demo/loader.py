@@ -66,6 +66,7 @@ class LoadSummary:
     vouchers: int = 0
     kb_articles: int = 0
     resellers: int = 0
+    teams: int = 0
     jobs: list[str] = field(default_factory=list)
 
     @property
@@ -83,6 +84,7 @@ class LoadSummary:
                 self.vouchers,
                 self.kb_articles,
                 self.resellers,
+                self.teams,
             )
         )
 
@@ -124,6 +126,38 @@ def load_knowledge_base(summary: LoadSummary) -> None:
         reasons = "; ".join(f"article {row.number}: {row.reason}" for row in report.rejected)
         raise DemoDataError(f"the demo knowledge base did not import: {reasons}")
     summary.kb_articles += report.created
+
+
+def load_care_team(*, lead: User, agent: User, summary: LoadSummary) -> None:
+    """The care team that takes chats, tickets and the hotline: Toronto time, Ontario
+    holidays, 09:00-21:00 on weekdays and 10:00-18:00 at weekends (the hotline's hours),
+    the admin as team lead (SLA breaches go there), the demo agent speaking all three
+    languages. The agent starts unavailable and switches to available in the console."""
+    from simcare.care.models import AgentProfile, OpeningHours, Team
+
+    team, created = Team.objects.get_or_create(
+        name="Front line",
+        defaults={
+            "time_zone": "America/Toronto",
+            "province": "ON",
+            "is_default": not Team.objects.filter(is_default=True).exists(),
+            "lead": lead,
+        },
+    )
+    if created:
+        summary.teams += 1
+        for weekday in range(7):
+            opens, closes = (9, 21) if weekday < 5 else (10, 18)
+            OpeningHours.objects.create(
+                team=team,
+                weekday=weekday,
+                opens_at=dt.time(opens, 0),
+                closes_at=dt.time(closes, 0),
+            )
+    AgentProfile.objects.get_or_create(
+        user=agent,
+        defaults={"team": team, "languages": ["zh-hans", "en", "fr"], "is_available": False},
+    )
 
 
 # --- people ----------------------------------------------------------------------------
@@ -484,6 +518,7 @@ def load_demo(*, data_dir: Path, base_url: str) -> tuple[credentials.DemoCredent
         role: ensure_staff(Role(role), people["staff"][role], logins[role], summary)
         for role in credentials.STAFF_ROLES
     }
+    load_care_team(lead=staff["admin"], agent=staff["agent"], summary=summary)
     clerk_store = Store.objects.get(code=people["staff"]["clerk"]["store"])
     if not clerk_store.clerks.filter(pk=staff["clerk"].pk).exists():
         clerk_store.clerks.add(staff["clerk"])
