@@ -46,14 +46,17 @@ def hotline_schedule() -> care_hours.Schedule:
     return schedule_for(team) if team is not None else _fallback_schedule()
 
 
-def is_open(at: dt.datetime) -> bool:
-    """Whether `at` (aware) falls within the hotline's opening hours."""
-    return care_hours.is_open(hotline_schedule(), at)
+def is_open(at: dt.datetime, *, schedule: care_hours.Schedule | None = None) -> bool:
+    """Whether `at` (aware) falls within the hotline's opening hours (`schedule`: one the
+    caller already read with hotline_schedule(), to read it once)."""
+    return care_hours.is_open(schedule or hotline_schedule(), at)
 
 
-def next_opening(at: dt.datetime) -> dt.datetime | None:
+def next_opening(
+    at: dt.datetime, *, schedule: care_hours.Schedule | None = None
+) -> dt.datetime | None:
     """The first opening at or after `at`, in the team's zone; None if none within 3 weeks."""
-    opening = care_hours.next_opening(hotline_schedule(), at)
+    opening = care_hours.next_opening(schedule or hotline_schedule(), at)
     if opening is None or opening - at > dt.timedelta(days=_SEARCH_DAYS):
         return None
     return opening

@@ -237,7 +237,7 @@ def _open_ticket(voicemail: Voicemail, *, now: dt.datetime) -> Voicemail:
         actor=None,
         user=user,
         requester_name=user.get_full_name() if user is not None else "",
-        requester_email=user.email or "" if user is not None else "",
+        requester_email=(user.email or "") if user is not None else "",
         language=language,
         team=hours.hotline_team(),
         now=now,

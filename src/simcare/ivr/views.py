@@ -328,8 +328,9 @@ def _record(response: VoiceResponse, language: str) -> VoiceResponse:
 
 def _agent(response: VoiceResponse, language: str) -> VoiceResponse:
     now = timezone.now()
-    if not hours.is_open(now):
-        _say(response, speech.closed(hours.next_opening(now)), language)
+    schedule = hours.hotline_schedule()
+    if not hours.is_open(now, schedule=schedule):
+        _say(response, speech.closed(hours.next_opening(now, schedule=schedule)), language)
         return _record(response, language)
     _say(response, speech.connecting(), language)
     target = settings.SIMCARE_HOTLINE_AGENT_NUMBER
