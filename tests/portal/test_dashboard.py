@@ -87,9 +87,10 @@ def test_the_dashboard_reads_a_fixed_number_of_queries_however_many_lines(
     assert len(three) == len(one)
 
 
-# Session, user with its subscriber, the lines with plan, SIM, auto-renew setting and card,
-# their current buckets, the wallet balance: nothing per line, per bucket or per card.
-DASHBOARD_QUERY_BOUND = 5
+# Session, user with its subscriber, the lines with their plan, their current buckets, the
+# auto-renew settings with their cards (only when a line renews itself), the wallet balance:
+# nothing per line, per bucket or per card.
+DASHBOARD_QUERY_BOUND = 6
 
 
 def test_the_dashboard_of_three_lines_with_add_ons_and_auto_renew_reads_a_bounded_number_of_queries(
@@ -148,3 +149,25 @@ def test_the_dashboard_of_three_lines_with_add_ons_and_auto_renew_reads_a_bounde
     assert len(queries) <= DASHBOARD_QUERY_BOUND, "\n".join(
         query["sql"] for query in queries.captured_queries
     )
+
+
+def test_a_line_renewing_itself_without_a_setting_row_shows_on_without_a_query_of_its_own(
+    lin_client: Client, lin: Subscriber, plan: Plan, make_line: Callable[..., Line]
+) -> None:
+    # given: the switch on, but no AutoRenewSetting row (wallet only)
+    first = make_line(lin, plan)
+    Line.objects.filter(pk=first.pk).update(auto_renew=True)
+    lin_client.get("/en/portal/")
+    with CaptureQueriesContext(connection) as one:
+        lin_client.get("/en/portal/")
+    second = make_line(lin, plan)
+    Line.objects.filter(pk=second.pk).update(auto_renew=True)
+
+    # when
+    with CaptureQueriesContext(connection) as two:
+        response = lin_client.get("/en/portal/")
+
+    # then
+    page = response.content.decode()
+    assert page.count('<span class="on">On</span>') == 2
+    assert len(two) == len(one)

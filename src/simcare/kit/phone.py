@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -38,7 +40,9 @@ def validate_msisdn(value: str) -> None:
         raise ValidationError(_("Store numbers in E.164 form, e.g. +14165550142."), code="not_e164")
 
 
+@functools.lru_cache(maxsize=4096)
 def format_national(msisdn: str) -> str:
-    """ "+14165550142" → "(416) 555-0142" for display."""
+    """ "+14165550142" → "(416) 555-0142" for display (remembered: pages show the same
+    numbers again and again, and parsing one costs more than the rest of its line)."""
     parsed = phonenumbers.parse(msisdn, "CA")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)

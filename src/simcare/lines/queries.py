@@ -55,6 +55,22 @@ def history(line: Line) -> QuerySet[LineEvent]:
     return line.events.select_related("actor").order_by("-created_at", "-id")
 
 
+def attach_current_buckets(lines: list[Line], *, now: dt.datetime | None = None) -> list[Line]:
+    """Give each of `lines` its `current_buckets` (as live_lines_with_current_buckets does) in
+    one query: the same rows as the prefetch, for half its cost on a page read per request."""
+    now = now or timezone.now()
+    by_line: dict[int, list[Bucket]] = {line.pk: [] for line in lines}
+    if by_line:
+        current = Bucket.objects.filter(
+            line_id__in=list(by_line), starts_at__lte=now, expires_at__gt=now
+        ).order_by("expires_at", "id")
+        for bucket in current:
+            by_line[bucket.line_id].append(bucket)
+    for line in lines:
+        line.current_buckets = by_line[line.pk]  # type: ignore[attr-defined]
+    return lines
+
+
 def live_lines_with_current_buckets(
     user: User, *, now: dt.datetime | None = None
 ) -> QuerySet[Line]:

@@ -11,6 +11,8 @@ from simcare.accounts.models import Subscriber
 from simcare.catalog.queries import plans_on_sale
 from simcare.ledger import queries as ledger_queries
 from simcare.lines import queries as line_queries
+from simcare.lines.models import Line
+from simcare.orders.models import AutoRenewSetting
 from simcare.portal.access import signed_in_user, subscriber_view
 from simcare.portal.display import summarize
 
@@ -23,10 +25,13 @@ def home(request: HttpRequest) -> HttpResponse:
 def dashboard(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
     now = timezone.now()
     lines = list(
-        line_queries.live_lines_with_current_buckets(signed_in_user(request), now=now)
+        line_queries.live_lines_for(signed_in_user(request))
         .filter(subscriber=subscriber)
-        .select_related("renew_setting__payment_method")
+        .select_related(None)  # the page shows the plan, not the SIM
+        .select_related("plan")
     )
+    line_queries.attach_current_buckets(lines, now=now)
+    _attach_renew_settings(lines)
     summaries = [summarize(line, now=now) for line in lines]
     return render(
         request,
@@ -38,6 +43,21 @@ def dashboard(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
             "nav": "dashboard",
         },
     )
+
+
+def _attach_renew_settings(lines: list[Line]) -> None:
+    """The auto-renew setting and its card of each line that renews itself, in one query (none
+    when no line does); a line without one reads as having none, without a query of its own."""
+    renewing = {line.pk: line for line in lines if line.auto_renew}
+    if not renewing:
+        return
+    settings = AutoRenewSetting.objects.filter(line_id__in=list(renewing)).select_related(
+        "payment_method"
+    )
+    found = {setting.line_id: setting for setting in settings}
+    cache = Line.renew_setting.related  # type: ignore[attr-defined]
+    for line_id, line in renewing.items():
+        cache.set_cached_value(line, found.get(line_id))
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
