@@ -55,7 +55,7 @@ def _attach_renew_settings(lines: list[Line]) -> None:
         "payment_method"
     )
     found = {setting.line_id: setting for setting in settings}
-    cache = Line.renew_setting.related  # type: ignore[attr-defined]
+    cache = Line.renew_setting.related
     for line_id, line in renewing.items():
         cache.set_cached_value(line, found.get(line_id))
 
