@@ -209,6 +209,10 @@ if REDIS_URL:
             "KEY_PREFIX": "simcare",
         }
     }
+    # Sessions read from Redis (written through to the database): every signed-in page
+    # reads its session, and this saves that query. Revocation does not rest on deleting
+    # session rows: a password change or a closed account fails the session's auth hash.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
     _redis = urlparse(REDIS_URL)
     HUEY = {
         "huey_class": "huey.RedisHuey",
