@@ -13,7 +13,7 @@ from simcare.ledger import queries as ledger_queries
 from simcare.lines import queries as line_queries
 from simcare.lines.models import Line
 from simcare.orders.models import AutoRenewSetting
-from simcare.portal.access import signed_in_user, subscriber_view
+from simcare.portal.access import subscriber_view
 from simcare.portal.display import summarize
 
 
@@ -24,12 +24,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @subscriber_view
 def dashboard(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
     now = timezone.now()
-    lines = list(
-        line_queries.live_lines_for(signed_in_user(request))
-        .filter(subscriber=subscriber)
-        .select_related(None)  # the page shows the plan, not the SIM
-        .select_related("plan")
-    )
+    lines = list(line_queries.live_lines_of(subscriber))
     line_queries.attach_current_buckets(lines, now=now)
     _attach_renew_settings(lines)
     summaries = [summarize(line, now=now) for line in lines]
