@@ -531,7 +531,8 @@ def run_database(database: str, args: argparse.Namespace) -> dict[str, Any]:
         env["DJANGO_SETTINGS_MODULE"] = "simcare.settings"
         env.pop("SIMCARE_TESTING", None)
         admin_url = _postgres_admin_url()
-        name = f"simcare_bench_{uuid.uuid4().hex[:10]}"
+        prefix = os.environ.get("SIMCARE_BENCH_DB_PREFIX", "simcare_bench")
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
         if database == "postgres":
             with psycopg.connect(_with_database(admin_url, "postgres"), autocommit=True) as admin:
                 admin.execute(f'CREATE DATABASE "{name}"')

@@ -45,6 +45,7 @@ import gc
 import gzip
 import io
 import json
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -555,20 +556,18 @@ def _existing_record_ids(record_ids: list[str]) -> list[str]:
 # --- writing a batch --------------------------------------------------------------------------
 
 
-def _copy_records(records: pl.DataFrame) -> None:
+def _copy_records(raw: Any, records: pl.DataFrame) -> None:
     """PostgreSQL: the frame's records by COPY, the CSV written by polars (no Python per row)."""
     columns = ", ".join(_RECORD_COLUMNS)
     payload = records.write_csv(include_header=False, datetime_format="%Y-%m-%d %H:%M:%S%.6f+00:00")
     with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(
-            f"COPY usage_usagerecord ({columns}) FROM STDIN WITH (FORMAT csv)"
-        ) as copy,
+        psycopg.Cursor(raw) as cursor,
+        cursor.copy(f"COPY usage_usagerecord ({columns}) FROM STDIN WITH (FORMAT csv)") as copy,
     ):
         copy.write(payload)
 
 
-def _insert_records(records: pl.DataFrame, cdr_import_id: int) -> None:
+def _insert_records(raw: Any, records: pl.DataFrame, cdr_import_id: int) -> None:
     """SQLite: the frame's records by one executemany over polars' rows (built in Rust, one
     at a time: no list of the frame's tuples); the import's id, the same on every row, is in
     the statement."""
@@ -579,15 +578,76 @@ def _insert_records(records: pl.DataFrame, cdr_import_id: int) -> None:
     rows = records.with_columns(
         pl.col("started_at").dt.strftime("%Y-%m-%d %H:%M:%S%.6f")
     ).iter_rows(buffer_size=4096)
-    connection.ensure_connection()
-    raw = connection.connection.cursor()
+    cursor = raw.cursor()
     try:
-        raw.executemany(
+        cursor.executemany(
             f"INSERT INTO usage_usagerecord ({columns}) VALUES ({placeholders})",  # noqa: S608
             rows,
         )
     finally:
-        raw.close()
+        cursor.close()
+
+
+class _RecordWriter:
+    """Writes a frame's records in a thread of its own, on the batch's connection (so in its
+    transaction), while the import rates the next frame: SQLite's executemany and PostgreSQL's
+    COPY spend most of their time outside the GIL (in SQLite, in the server). The batch uses
+    the connection only after `wait`, so the two never use it at once."""
+
+    def __init__(self, stages: tuple[dict[str, float], dict[str, float]]) -> None:
+        self.stages, self.cpu_stages = stages
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def submit(self, records: pl.DataFrame, cdr_import_id: int) -> None:
+        self.wait()
+        connection.ensure_connection()
+        raw = connection.connection
+        sqlite = connection.vendor != "postgresql"
+
+        def write() -> None:
+            started, cpu = time.perf_counter(), time.thread_time()
+            try:
+                if sqlite:
+                    _insert_records(raw, records.drop("cdr_import_id"), cdr_import_id)
+                else:
+                    _copy_records(raw, records)
+            except BaseException as error:  # handed to the batch's thread by wait()
+                self.error = error
+            finally:
+                self.stages["records"] = (
+                    self.stages.get("records", 0.0) + time.perf_counter() - started
+                )
+                self.cpu_stages["records"] = (
+                    self.cpu_stages.get("records", 0.0) + time.thread_time() - cpu
+                )
+
+        self.thread = threading.Thread(target=write, name="cdr-records", daemon=True)
+        self.thread.start()
+
+    def wait(self) -> None:
+        """Wait for the frame being written; raises what writing it raised."""
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def close(self) -> None:
+        """Wait for the thread, whatever it did (the batch is failing already)."""
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        self.error = None
+
+
+def _without(fresh: pl.DataFrame, written: pl.Series) -> pl.DataFrame:
+    """The frame's rows whose record_id is not among `written` (a frame not yet stored)."""
+    low, high = fresh.get_column("record_id").min(), fresh.get_column("record_id").max()
+    if written.max() < low or written.min() > high:  # type: ignore[operator]
+        return fresh
+    return fresh.filter(~pl.col("record_id").is_in(written.implode()))
 
 
 def _update_from_values(table: str, column: str, pairs: list[tuple[int, int]]) -> None:
@@ -814,17 +874,23 @@ class _Batch:
         self.unbarred: list[int] = []
         self.used_data: set[int] = set()  # lines whose data buckets this batch used
         self.daily: list[pl.DataFrame] = []  # per frame: rollups by line, day and kind
-        self._clock, self._cpu_clock = time.perf_counter(), time.process_time()
+        # The last frame's records, rated, until the next frame is prepared; then the writer's.
+        self.pending: pl.DataFrame | None = None
+        self.writer = _RecordWriter(stages)
+        self._clock, self._cpu_clock = time.perf_counter(), time.thread_time()
 
     def _lap(self, stage: str) -> None:
-        now, cpu = time.perf_counter(), time.process_time()
+        now, cpu = time.perf_counter(), time.thread_time()
         self.stages[stage] = self.stages.get(stage, 0.0) + now - self._clock
         self.cpu_stages[stage] = self.cpu_stages.get(stage, 0.0) + cpu - self._cpu_clock
         self._clock, self._cpu_clock = now, cpu
 
     def add(self, frame: pl.DataFrame) -> list[RejectedRow]:
-        """Rate and write one checked frame; returns its rejected rows in row order."""
-        self._clock, self._cpu_clock = time.perf_counter(), time.process_time()
+        """Rate one checked frame and hand its records to the writer; returns its rejected rows
+        in row order. The records of the frame before are written while this one is rated."""
+        self._clock, self._cpu_clock = time.perf_counter(), time.thread_time()
+        self.writer.wait()  # the frame before the last one: the database is ours again
+        self._lap("wait")
         outcome = self.outcome
         outcome.rows += frame.height
         rejected: list[RejectedRow] = []
@@ -836,6 +902,11 @@ class _Batch:
             self._lock()
         fresh = good.unique(subset="record_id", keep="first", maintain_order=True)
         outcome.duplicates += good.height - fresh.height
+        if fresh.height and self.pending is not None:
+            # The last frame's records are rated but not written yet: they count as stored.
+            before = fresh.height
+            fresh = _without(fresh, self.pending.get_column("record_id"))
+            outcome.duplicates += before - fresh.height
         if fresh.height and _any_stored_in_range(fresh.get_column("record_id")):
             existing = _existing_record_ids(fresh.get_column("record_id").to_list())
             if existing:
@@ -843,19 +914,40 @@ class _Batch:
                 fresh = fresh.filter(~pl.col("record_id").is_in(existing))
                 outcome.duplicates += before - fresh.height
         self._lap("dedupe")
+        records = None
         if fresh.height:
+            records, unknown = self._prepare(fresh)
+            rejected.extend(unknown)
+        self._submit()
+        if records is not None:
             # No cyclic garbage collection while a frame's values are made: its passes walk
             # every object of the process again and again (a frame makes no cycles).
             collecting = gc.isenabled()
             gc.disable()
             try:
-                rejected.extend(self._rate_and_write(fresh))
+                self.pending = self._rate(records)
             finally:
                 if collecting:
                     gc.enable()
+            self.outcome.applied += records.height
         outcome.rejected += len(rejected)
         rejected.sort(key=lambda reject: reject.row_number)
         return rejected
+
+    def _submit(self) -> None:
+        """Hand the rated frame to the writer thread (the database is not used meanwhile)."""
+        if self.pending is None:
+            return
+        table, self.pending = self.pending, None
+        self.writer.submit(table, self.cdr_import.pk)
+
+    def drain(self) -> None:
+        """Write what is rated and wait for it: before the batch's own writes and its commit."""
+        self._clock, self._cpu_clock = time.perf_counter(), time.thread_time()
+        self.writer.wait()
+        self._submit()
+        self.writer.wait()
+        self._lap("wait")
 
     def _lock(self) -> None:
         with connection.cursor() as cursor:
@@ -873,7 +965,9 @@ class _Batch:
         if seen is not None and _last_record_id() != seen:
             self.cache.clear()  # another import may have moved the buckets we hold
 
-    def _rate_and_write(self, fresh: pl.DataFrame) -> list[RejectedRow]:
+    def _prepare(self, fresh: pl.DataFrame) -> tuple[pl.DataFrame | None, list[RejectedRow]]:
+        """The frame's lines (loaded, their wallets locked): the records to rate, and the rows
+        of no live line, rejected."""
         rejected: list[RejectedRow] = []
         earliest = fresh.get_column("ts").min()
         assert isinstance(earliest, int)  # noqa: S101  (checked rows all have a time)
@@ -895,19 +989,11 @@ class _Batch:
             rejected.extend(_rejects(unknown.with_columns(reason=pl.lit(reason))))
         records = joined.filter(pl.col("line_id").is_not_null())
         if not records.height:
-            return rejected
+            return None, rejected
         infos = {info.account.line_id: info for info in lines.values()}
         self._meet(infos)
         self._lap("load")
-        records = records.with_columns(
-            direction=pl.col("direction").fill_null(rating.OUT),
-            quantity=pl.col("quantity").cast(pl.Int64),
-            position=pl.int_range(pl.len(), dtype=pl.Int64),
-            day=pl.col("started").dt.convert_time_zone(str(business_zone())).dt.date(),
-        )
-        self._rate_and_store(records)
-        self.outcome.applied += records.height
-        return rejected
+        return records, rejected
 
     def _meet(self, infos: dict[int, _LineInfo]) -> None:
         """Lock the wallets not met yet in this batch; note the lines not met since the flush."""
@@ -934,10 +1020,16 @@ class _Batch:
                 account.is_barred = False
                 self.unbarred.append(line_id)
 
-    def _rate_and_store(self, records: pl.DataFrame) -> None:
+    def _rate(self, records: pl.DataFrame) -> pl.DataFrame:
         """Rate the frame (vectorized.rate_frame: polars columns where provably the same as the
-        loop, rating.rate_record for the rest), then write its records: COPY on PostgreSQL,
-        one executemany fed by polars' rows on SQLite."""
+        loop, rating.rate_record for the rest) and add it to the rollups; returns its records
+        as they are stored, for the writer."""
+        records = records.with_columns(
+            direction=pl.col("direction").fill_null(rating.OUT),
+            quantity=pl.col("quantity").cast(pl.Int64),
+            position=pl.int_range(pl.len(), dtype=pl.Int64),
+            day=pl.col("started").dt.convert_time_zone(str(business_zone())).dt.date(),
+        )
         accounts = {info.account.line_id: info.account for info in self.touched.values()}
         rated = vectorized.rate_frame(
             records.select(
@@ -964,17 +1056,12 @@ class _Batch:
             pl.col("started").alias("started_at"),
             "quantity",
         ).hstack(rated)
-        if self.sqlite:
-            _insert_records(table.drop("cdr_import_id"), self.cdr_import.pk)
-        else:
-            _copy_records(table)
-        del table
-        self._lap("records")
         self._add_rollups(
             records,
             rated.get_column("units") - rated.get_column("rejected_units"),
             rated.get_column("charged_cents"),
         )
+        return table
 
     def _add_rollups(self, records: pl.DataFrame, served: pl.Series, charged: pl.Series) -> None:
         self.daily.append(
@@ -990,7 +1077,7 @@ class _Batch:
 
     def flush(self) -> None:
         """Write what the frames since the last flush did to lines, wallets and rollups."""
-        self._clock, self._cpu_clock = time.perf_counter(), time.process_time()
+        self._clock, self._cpu_clock = time.perf_counter(), time.thread_time()
         if not self.touched:
             return
         self.flushes += 1
@@ -1022,6 +1109,7 @@ class _Batch:
 
     def finish(self) -> None:
         """The end of the batch: flush, then count it on the import (same transaction)."""
+        self.drain()
         self.flush()
         self._top_up_data()
         self.cache.last_record_id = _last_record_id()
@@ -1161,9 +1249,12 @@ def import_cdrs(
                     cache,
                     (report.stage_seconds, report.stage_cpu_seconds),
                 )
-                broken = _fill(batch, reader, batch_size, report, on_reject, progress)
-                if batch.locked:
-                    batch.finish()
+                try:
+                    broken = _fill(batch, reader, batch_size, report, on_reject, progress)
+                    if batch.locked:
+                        batch.finish()
+                finally:
+                    batch.writer.close()  # never leave it writing while the batch rolls back
             _add_to_report(report, batch.outcome)
             if broken is not None:
                 raise broken
@@ -1201,7 +1292,7 @@ class _Reader:
         self.done = False
 
     def read(self, limit: int) -> pl.DataFrame | None:
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu = time.perf_counter(), time.thread_time()
         lines = list(islice(self.binary, min(self.frame_size, limit)))
         if not lines:
             self.done = True
@@ -1210,7 +1301,7 @@ class _Reader:
         self.next_line += len(lines)
         self.last_lines = len(lines)
         self.stages["parse"] = self.stages.get("parse", 0.0) + time.perf_counter() - started
-        self.cpu_stages["parse"] = self.cpu_stages.get("parse", 0.0) + time.process_time() - cpu
+        self.cpu_stages["parse"] = self.cpu_stages.get("parse", 0.0) + time.thread_time() - cpu
         return frame
 
 
