@@ -383,7 +383,8 @@ def bare_insert(
 
 
 def check_conservation(subscribers: int) -> tuple[int, int]:
-    """Every unit accounted for, the wallets moved by the charges; returns (charged, debt)."""
+    """Every unit accounted for, the wallets moved by the charges, the ledger's invariants
+    (`ledger verify`); returns (charged, debt)."""
     from django.db import connection
 
     from simcare.ledger.models import LedgerAccount
@@ -399,6 +400,10 @@ def check_conservation(subscribers: int) -> tuple[int, int]:
         LedgerAccount.objects.filter(kind="wallet").values_list("cached_balance_cents", flat=True)
     )
     assert wallet_total == 300 * subscribers - charged, (wallet_total, charged)
+    from simcare.ledger.queries import find_breaks
+
+    breaks = find_breaks()  # balanced transactions, cached balances = sums of entries
+    assert not breaks, breaks[:5]
 
     return charged, debt
 

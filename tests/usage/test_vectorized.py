@@ -41,9 +41,7 @@ def scenarios(
     next_bucket = 1
     for line_id in range(1, draw(st.integers(1, 5)) + 1):
         rates = rating.Rates(
-            cents={
-                (k, z): draw(rate) for k in (DATA, VOICE, SMS) for z in (CA, US, INTL)
-            },
+            cents={(k, z): draw(rate) for k in (DATA, VOICE, SMS) for z in (CA, US, INTL)},
             includes_us=draw(st.booleans()),
         )
         buckets = []
@@ -79,8 +77,7 @@ def scenarios(
         )
         subscriber_of[line_id] = draw(st.integers(1, subscribers))
     wallets = {
-        subscriber: rating.Wallet(draw(wallet))
-        for subscriber in set(subscriber_of.values())
+        subscriber: rating.Wallet(draw(wallet)) for subscriber in set(subscriber_of.values())
     }
     quantity = st.one_of(
         st.integers(0, 3), st.integers(0, 200), st.integers(0, 100_000), st.integers(0, largest)
