@@ -20,6 +20,8 @@ T0 = rating.micros(dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
 DAY = 86_400 * 1_000_000
 kinds = st.sampled_from((DATA, VOICE, SMS))
 zones = st.sampled_from((CA, CA, CA, US, INTL))  # mostly domestic, as traffic is
+RATES = st.integers(0, 30)
+WALLETS = st.integers(-5, 300)
 
 Scenario = tuple[
     dict[int, rating.Account], dict[int, rating.Wallet], dict[int, int], list[tuple], list[int]
@@ -30,8 +32,8 @@ Scenario = tuple[
 def scenarios(
     draw: st.DrawFn,
     *,
-    rate: st.SearchStrategy[int] = st.integers(0, 30),
-    wallet: st.SearchStrategy[int] = st.integers(-5, 300),
+    rate: st.SearchStrategy[int] = RATES,
+    wallet: st.SearchStrategy[int] = WALLETS,
     most_records: int = 60,
     subscribers: int = 2,
     largest: int = 10**15 - 1,
