@@ -3,9 +3,9 @@
 `import_cdrs(source, file_name=...)` reads a CSV (gzip detected by its magic
 bytes). A batch of `batch_size` lines (2,000,000) is one database
 transaction, read in frames of `frame_size` lines (250,000). Parsing and row
-checks are vectorized (polars); so is rating wherever that provably gives what
-the reference loop gives (`vectorized.rate_frame`), the rest going through
-`rating.rate_record`. Per frame:
+checks are vectorized (polars); so is rating (`vectorized.rate_frame`: buckets
+and the wallet as per-line and per-wallet running sums), proven against the
+reference `rating.rate_record` by property tests. Per frame:
 
 1. (first frame of a batch) take the import lock (PostgreSQL advisory lock;
    on SQLite the first statement is a write, which takes the database's
@@ -18,8 +18,13 @@ the reference loop gives (`vectorized.rate_frame`), the rest going through
    met yet in the batch (primary-key order), and rate the frame (each
    wallet's records in started_at order) against the buckets and balances
    held in memory;
-4. write the records: COPY (PostgreSQL) or one executemany INSERT over polars'
-   rows (SQLite).
+4. hand the rated records to the writer thread (`_RecordWriter`), which writes
+   them on the batch's connection, so in its transaction — COPY of polars-rendered
+   CSV (PostgreSQL), one executemany over the zipped columns (SQLite) — while
+   this thread reads and rates the next frame. The two never use the connection
+   at once: a frame's database work (steps 1 to 3) waits for the write before it,
+   and its own records go to the writer only after the next frame's steps 1 to 3
+   (whose dedupe counts the rated, unwritten records as stored).
 
 At the end of the batch, once for all its frames (`_Batch.flush`): bucket
 usage by one UPDATE … FROM (VALUES …); one ledger transaction (each wallet

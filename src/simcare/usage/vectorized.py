@@ -1,5 +1,5 @@
-"""Rating a frame of records with polars expressions where that provably gives what
-`rating.rate_record` gives, and with `rate_record` itself for the rest.
+"""Rating a frame of records with polars expressions that provably give what
+`rating.rate_record` gives record by record (the property tests compare both).
 
 `rating` stays the reference of the rules. Three kinds of records are rated here
 as columns, because for them `rate_record` returns before it reads or moves
@@ -11,22 +11,30 @@ matter:
   `rejected_state`;
 - incoming domestic voice/SMS in service or grace: `free`.
 
-The rest go to the buckets. For those, per line and kind, in rating order
-(per wallet by started_at, ties in file order: restricted to one line that is
-its records by time, then file order), a record's *target* is the first bucket
-in consumption order that applies to it (kind, zone, valid at its time) and
-has room left at the start of the frame (or is unlimited). The longest prefix
-of a line's records of one kind in which every record has a target and the
-units aimed at each target so far fit in its room is rated here: each of those
-records takes all its units from its target (`rated`, no money). That is what
-the loop does with them: buckets before the target in its order had no room at
-the start and room only shrinks; the target has room for everything aimed at
-it before and including the record, since only records of this prefix took
-from it. Such records never touch the wallet, the debt or the bar, and other
-kinds use other buckets, so taking them out of the loop changes nothing for
-the records left in it. Those (a record that reaches a bucket's end or finds
-no bucket with room, and every record of its line and kind after it) go
-through `rate_record` in rating order, with the buckets as the prefix left them.
+The rest go to the buckets, then to the wallet; what a bucket gives does not
+depend on money (a barred line's usage still takes from its buckets), so the
+two steps are done one after the other.
+
+Buckets. Per line and kind, in rating order (per wallet by started_at, ties in
+file order: restricted to one line that is its records by time, then file
+order), a record's *target* is the first bucket in consumption order that
+applies to it (kind, zone, valid at its time) and has room left at the start
+of the frame (or is unlimited). The longest prefix of a line's records of one
+kind in which every record has a target and the units aimed at each target so
+far fit in its room takes all its units from its targets: that is what the
+loop does with them (buckets before the target had no room at the start and
+room only shrinks; the target has room for everything aimed at it up to and
+including the record, since only records of this prefix took from it). A
+record with no target gets nothing from the buckets wherever it is rated. The
+records after a prefix (one that reaches a bucket's end, and every record of
+its line and kind after it) go through `rating.take_from_buckets` one by one,
+with the buckets as the prefix left them: those are few (a line's records of
+one kind in the frame after its allowance runs out).
+
+Wallet. What the buckets left is priced at the plan's rate; per wallet, in
+rating order, running sums decide who pays, owes or is refused (`_settle`,
+where the rule is spelled out). A wallet whose sums could leave 64 bits (or a
+negative rate) is settled by `rating.settle` one record at a time.
 """
 
 from __future__ import annotations
