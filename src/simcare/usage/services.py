@@ -769,13 +769,17 @@ def _merged(parts: list[pl.DataFrame]) -> pl.DataFrame:
     )
 
 
-def _add_daily(parts: list[pl.DataFrame]) -> None:
-    """Add a batch's rollups (one part per frame) to the stored ones: one statement."""
-    rollups = (
+def _rollups(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """A batch's rollups (one part per frame) merged, in the order they are written."""
+    return (
         _merged(parts)
         .sort("line_id", "day", "kind")
         .select("line_id", "day", "kind", "units", "records", "charged_cents")
     )
+
+
+def _add_daily(rollups: pl.DataFrame) -> None:
+    """Add a batch's merged rollups to the stored ones: one statement."""
     if not rollups.height:
         return
     with _cursor() as cursor:
@@ -806,9 +810,12 @@ _NOTIFICATION_COLUMNS = """
 """
 
 
-def _queue(notices: list[_Notice], now: dt.datetime) -> None:
-    """Queue the notices (email + SMS each) once: ON CONFLICT on the dedupe key does nothing."""
-    rows = [
+_NotificationRow = tuple[int, str, str, str, int, str, str]
+
+
+def _notification_rows(notices: list[_Notice]) -> list[_NotificationRow]:
+    """The outbox rows of the notices: email and SMS each."""
+    return [
         (
             notice.info.user_id,
             channel,
@@ -821,6 +828,10 @@ def _queue(notices: list[_Notice], now: dt.datetime) -> None:
         for notice in notices
         for channel in ("email", "sms")
     ]
+
+
+def _queue(rows: list[_NotificationRow], now: dt.datetime) -> None:
+    """Queue the notifications once: ON CONFLICT on the dedupe key does nothing."""
     with _cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
@@ -984,14 +995,6 @@ class _Batch:
         table, self.pending = self.pending, None
         self.writer.submit(table, self.cdr_import.pk)
 
-    def drain(self) -> None:
-        """Write what is rated and wait for it: before the batch's own writes and its commit."""
-        self._clock, self._cpu_clock = time.perf_counter(), time.thread_time()
-        self.writer.wait()
-        self._submit()
-        self.writer.wait()
-        self._lap("wait")
-
     def _lock(self) -> None:
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
@@ -1121,8 +1124,15 @@ class _Batch:
     def flush(self) -> None:
         """Write what the frames since the last flush did to lines, wallets and rollups."""
         self._clock, self._cpu_clock = time.perf_counter(), time.thread_time()
+        plan = self._plan()
+        if plan is not None:
+            self._write(plan)
+
+    def _plan(self) -> _FlushPlan | None:
+        """What the flush writes, worked out in memory (no database): at the end of a batch
+        while the writer writes the last frame."""
         if not self.touched:
-            return
+            return None
         self.flushes += 1
         deltas, notices = _bucket_changes(self.touched, self.used_before)
         self.used_data.update(
@@ -1133,27 +1143,73 @@ class _Batch:
                 for b in info.account.buckets
             )
         )
-        if deltas:
-            _update_from_values("lines_bucket", "used", deltas)
-        self._lap("buckets")
-        self._charge()
-        self._lap("ledger")
-        notices += self._write_lines()
-        if self.daily:
-            _add_daily(self.daily)
-            self.daily = []
-        self._lap("lines+daily")
-        if notices:
-            _queue(notices, self.now)
-        self._lap("notifications")
+        legs = [
+            (self.ledger_accounts[subscriber_id], -wallet.charged_cents)
+            for subscriber_id, wallet in sorted(self.wallets.items())
+            if wallet.charged_cents
+        ]
+        for wallet in self.wallets.values():
+            wallet.charged_cents = 0
+        accounts = [info.account for info in self.touched.values()]
+        debts = sorted((a.line_id, a.debt_cents) for a in accounts if a.debt_cents)
+        barred = sorted(a.line_id for a in accounts if a.newly_barred)
+        newly = set(barred)
+        lifted = sorted(line_id for line_id in self.unbarred if line_id not in newly)
+        stamp = int(self.now.timestamp())
+        notices += [
+            _Notice(
+                self.touched[line_id],
+                notifications.BARRED,
+                f"usage.barred:{line_id}:{stamp}",
+                {"debt_cents": self.touched[line_id].account.debt_cents},
+            )
+            for line_id in barred
+        ]
+        for account in accounts:
+            account.debt_cents = 0
+            account.newly_barred = False
+        rollups = _rollups(self.daily) if self.daily else None
+        self.daily = []
+        plan = _FlushPlan(deltas, legs, debts, barred, lifted, rollups, _notification_rows(notices))
         self.touched.clear()
         self.used_before.clear()
         self.unbarred.clear()
+        self._lap("plan")
+        return plan
+
+    def _write(self, plan: _FlushPlan) -> None:
+        from simcare.lines.models import Line
+
+        if plan.deltas:
+            _update_from_values("lines_bucket", "used", plan.deltas)
+        self._lap("buckets")
+        self._charge(plan.legs)
+        self._lap("ledger")
+        self.outcome.debt_cents += sum(debt for _line, debt in plan.debts)
+        if plan.debts:
+            _update_from_values("lines_line", "usage_debt_cents", plan.debts)
+        for chunk in _chunks(plan.barred):
+            Line.objects.filter(pk__in=chunk).update(is_barred=True, barred_at=self.now)
+        for chunk in _chunks(plan.lifted):
+            Line.objects.filter(pk__in=chunk).update(is_barred=False)
+        if plan.rollups is not None:
+            _add_daily(plan.rollups)
+        self._lap("lines+daily")
+        if plan.notifications:
+            _queue(plan.notifications, self.now)
+        self._lap("notifications")
 
     def finish(self) -> None:
-        """The end of the batch: flush, then count it on the import (same transaction)."""
-        self.drain()
-        self.flush()
+        """The end of the batch: flush, then count it on the import (same transaction). The
+        flush is worked out while the writer writes the batch's last frame."""
+        self._clock, self._cpu_clock = time.perf_counter(), time.thread_time()
+        self.writer.wait()
+        self._submit()
+        plan = self._plan()
+        self.writer.wait()
+        self._lap("wait")
+        if plan is not None:
+            self._write(plan)
         self._top_up_data()
         self.cache.last_record_id = _last_record_id()
         outcome = self.outcome
@@ -1191,13 +1247,8 @@ class _Batch:
         ]
         self.cache.forget(bought)
 
-    def _charge(self) -> None:
+    def _charge(self, legs: list[tuple[LedgerAccount, int]]) -> None:
         """One ledger transaction per flush: each wallet -its charges, revenue:usage +all."""
-        legs = [
-            (self.ledger_accounts[subscriber_id], -wallet.charged_cents)
-            for subscriber_id, wallet in sorted(self.wallets.items())
-            if wallet.charged_cents
-        ]
         if not legs:
             return
         charged = -sum(amount for _account, amount in legs)
@@ -1210,38 +1261,20 @@ class _Batch:
             idempotency_key=f"usage:{self.cdr_import.pk}:{suffix}",
             reference=f"cdr_import:{self.cdr_import.pk}",
         )
-        for wallet in self.wallets.values():
-            wallet.charged_cents = 0
 
-    def _write_lines(self) -> list[_Notice]:
-        from simcare.lines.models import Line
 
-        accounts = [info.account for info in self.touched.values()]
-        debts = sorted((a.line_id, a.debt_cents) for a in accounts if a.debt_cents)
-        barred = sorted(a.line_id for a in accounts if a.newly_barred)
-        newly = set(barred)
-        lifted = sorted(line_id for line_id in self.unbarred if line_id not in newly)
-        self.outcome.debt_cents += sum(debt for _line, debt in debts)
-        if debts:
-            _update_from_values("lines_line", "usage_debt_cents", debts)
-        for chunk in _chunks(barred):
-            Line.objects.filter(pk__in=chunk).update(is_barred=True, barred_at=self.now)
-        for chunk in _chunks(lifted):
-            Line.objects.filter(pk__in=chunk).update(is_barred=False)
-        stamp = int(self.now.timestamp())
-        notices = [
-            _Notice(
-                self.touched[line_id],
-                notifications.BARRED,
-                f"usage.barred:{line_id}:{stamp}",
-                {"debt_cents": self.touched[line_id].account.debt_cents},
-            )
-            for line_id in barred
-        ]
-        for account in accounts:
-            account.debt_cents = 0
-            account.newly_barred = False
-        return notices
+@dataclass(frozen=True)
+class _FlushPlan:
+    """What one flush writes: bucket deltas, the wallets' legs, line debts, bars set and
+    lifted, the merged rollups, the outbox rows."""
+
+    deltas: list[tuple[int, int]]
+    legs: list[tuple[LedgerAccount, int]]
+    debts: list[tuple[int, int]]
+    barred: list[int]
+    lifted: list[int]
+    rollups: pl.DataFrame | None
+    notifications: list[_NotificationRow]
 
 
 # --- the import -------------------------------------------------------------------------------
