@@ -21,9 +21,9 @@ thresholds fire. Then, in the same run and database, it times:
 - the baseline: the same N rows the import stored (read back, rated values
   included, built into tuples before the clock starts) bulk-inserted into a
   copy of the records table (same columns and unique index) by the same
-  method (COPY on PostgreSQL, executemany on SQLite), a transaction per
-  batch and a statement per frame, as the import does; no parsing, no
-  rating. The earlier baseline, the file's rows unrated (units = quantity,
+  method (COPY of polars-rendered CSV on PostgreSQL, executemany on SQLite),
+  a transaction per batch and a statement per frame, as the import does; no
+  parsing, no rating. The earlier baseline, the file's rows unrated (units = quantity,
   zeros elsewhere: smaller rows, as SQLite stores 0 and 1 in no bytes), is
   printed beside it.
 
@@ -280,7 +280,7 @@ def _bare_row(fields: list[str], *, postgres: bool) -> tuple[Any, ...]:
     )
 
 
-def _bare_write(batch: list[tuple[Any, ...]], table: str, *, postgres: bool) -> None:
+def _bare_write(batch: Any, table: str, *, postgres: bool) -> None:
     from django.db import connection
 
     from simcare.usage import services
@@ -288,12 +288,28 @@ def _bare_write(batch: list[tuple[Any, ...]], table: str, *, postgres: bool) -> 
     columns = ", ".join(services._RECORD_COLUMNS)
     with connection.cursor() as cursor:
         if postgres:
-            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in batch:
-                    copy.write_row(row)
+            # COPY of the frame as CSV rendered by polars: several times less client CPU than
+            # psycopg's write_row over tuples (measured: 0.6 s against 2.9 s a million rows),
+            # and what the import does.
+            payload = batch.write_csv(
+                include_header=False, datetime_format="%Y-%m-%d %H:%M:%S%.6f+00:00"
+            )
+            with cursor.cursor.copy(
+                f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)"
+            ) as copy:
+                copy.write(payload)
         else:
             placeholders = ", ".join(["%s"] * len(services._RECORD_COLUMNS))
             cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", batch)
+
+
+def _as_frame(batch: list[tuple[Any, ...]]) -> Any:
+    """PostgreSQL: the rows as a polars frame (built before the clock starts)."""
+    import polars as pl
+
+    from simcare.usage import services
+
+    return pl.DataFrame(batch, schema=list(services._RECORD_COLUMNS), orient="row")
 
 
 def unrated_frames(path: Path, frame_size: int) -> Iterator[list[tuple[Any, ...]]]:
@@ -342,7 +358,9 @@ def bare_insert(
     """The baseline: rows built beforehand, bulk-inserted into a same-shaped table (same
     columns, same unique index) by the import's method, COPY on PostgreSQL and executemany on
     SQLite: a transaction per batch_size rows, one statement per frame. Only the insert is
-    timed (wall and CPU); the rows of each frame are built before the clock starts."""
+    timed (wall and CPU); the rows of each frame are built before the clock starts (tuples;
+    on PostgreSQL a polars frame, rendered as CSV for COPY inside the clock, as the import
+    does: the fastest way measured, several times less CPU than psycopg's write_row)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -362,28 +380,30 @@ def bare_insert(
     cpu = 0.0
     in_transaction = 0
     while True:
-        batch = next(frames, [])
+        rows = next(frames, [])
+        batch = _as_frame(rows) if postgres and rows else rows
         started_at = time.perf_counter()
         cpu_at = cpu_seconds()
-        if batch:
+        if rows:
             if not in_transaction:
                 connection.set_autocommit(False)
             _bare_write(batch, table, postgres=postgres)
-            in_transaction += len(batch)
-            rows_done += len(batch)
-        if in_transaction and (in_transaction >= batch_size or not batch):
+            in_transaction += len(rows)
+            rows_done += len(rows)
+        if in_transaction and (in_transaction >= batch_size or not rows):
             connection.commit()
             connection.set_autocommit(True)
             in_transaction = 0
         elapsed += time.perf_counter() - started_at
         cpu += cpu_seconds() - cpu_at
-        if not batch:
+        if not rows:
             break
     return rows_done, elapsed, cpu
 
 
 def check_conservation(subscribers: int) -> tuple[int, int]:
-    """Every unit accounted for, the wallets moved by the charges; returns (charged, debt)."""
+    """Every unit accounted for, the wallets moved by the charges, the ledger's invariants
+    (`ledger verify`); returns (charged, debt)."""
     from django.db import connection
 
     from simcare.ledger.models import LedgerAccount
@@ -399,6 +419,10 @@ def check_conservation(subscribers: int) -> tuple[int, int]:
         LedgerAccount.objects.filter(kind="wallet").values_list("cached_balance_cents", flat=True)
     )
     assert wallet_total == 300 * subscribers - charged, (wallet_total, charged)
+    from simcare.ledger.queries import find_breaks
+
+    breaks = find_breaks()  # balanced transactions, cached balances = sums of entries
+    assert not breaks, breaks[:5]
 
     return charged, debt
 
@@ -531,7 +555,8 @@ def run_database(database: str, args: argparse.Namespace) -> dict[str, Any]:
         env["DJANGO_SETTINGS_MODULE"] = "simcare.settings"
         env.pop("SIMCARE_TESTING", None)
         admin_url = _postgres_admin_url()
-        name = f"simcare_bench_{uuid.uuid4().hex[:10]}"
+        prefix = os.environ.get("SIMCARE_BENCH_DB_PREFIX", "simcare_bench")
+        name = f"{prefix}_{uuid.uuid4().hex[:10]}"
         if database == "postgres":
             with psycopg.connect(_with_database(admin_url, "postgres"), autocommit=True) as admin:
                 admin.execute(f'CREATE DATABASE "{name}"')

@@ -221,3 +221,6 @@ def _run(  # noqa: PLR0917  (the drawn values, passed on as they come)
     assert wallet.cached_balance_cents == wallet_cents - charged >= 0
     revenue = ledger.system_account("revenue:usage")
     assert ledger_queries.balance_cents(revenue) == charged
+    # and the ledger's invariants hold: every transaction balanced, every cached balance the
+    # sum of its account's entries, no wallet below its limit (what `ledger verify` checks)
+    assert ledger_queries.find_breaks() == []

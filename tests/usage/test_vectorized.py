@@ -20,6 +20,8 @@ T0 = rating.micros(dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
 DAY = 86_400 * 1_000_000
 kinds = st.sampled_from((DATA, VOICE, SMS))
 zones = st.sampled_from((CA, CA, CA, US, INTL))  # mostly domestic, as traffic is
+RATES = st.integers(0, 30)
+WALLETS = st.integers(-5, 300)
 
 Scenario = tuple[
     dict[int, rating.Account], dict[int, rating.Wallet], dict[int, int], list[tuple], list[int]
@@ -27,15 +29,21 @@ Scenario = tuple[
 
 
 @st.composite
-def scenarios(draw: st.DrawFn) -> Scenario:
+def scenarios(
+    draw: st.DrawFn,
+    *,
+    rate: st.SearchStrategy[int] = RATES,
+    wallet: st.SearchStrategy[int] = WALLETS,
+    most_records: int = 60,
+    subscribers: int = 2,
+    largest: int = 10**15 - 1,
+) -> Scenario:
     accounts: dict[int, rating.Account] = {}
     subscriber_of: dict[int, int] = {}
     next_bucket = 1
     for line_id in range(1, draw(st.integers(1, 5)) + 1):
         rates = rating.Rates(
-            cents={
-                (k, z): draw(st.integers(0, 30)) for k in (DATA, VOICE, SMS) for z in (CA, US, INTL)
-            },
+            cents={(k, z): draw(rate) for k in (DATA, VOICE, SMS) for z in (CA, US, INTL)},
             includes_us=draw(st.booleans()),
         )
         buckets = []
@@ -69,13 +77,12 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             is_closed=draw(st.integers(0, 9)) == 0,
             is_barred=draw(st.booleans()),
         )
-        subscriber_of[line_id] = draw(st.integers(1, 2))
+        subscriber_of[line_id] = draw(st.integers(1, subscribers))
     wallets = {
-        subscriber: rating.Wallet(draw(st.integers(-5, 300)))
-        for subscriber in set(subscriber_of.values())
+        subscriber: rating.Wallet(draw(wallet)) for subscriber in set(subscriber_of.values())
     }
     quantity = st.one_of(
-        st.integers(0, 3), st.integers(0, 200), st.integers(0, 100_000), st.integers(0, 10**15 - 1)
+        st.integers(0, 3), st.integers(0, 200), st.integers(0, 100_000), st.integers(0, largest)
     )
     records = [
         (
@@ -86,7 +93,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             T0 + draw(st.integers(-2 * DAY, 5 * DAY)) // draw(st.sampled_from((1, 10_000_000))),
             draw(quantity),
         )
-        for _ in range(draw(st.integers(0, 60)))
+        for _ in range(draw(st.integers(0, most_records)))
     ]
     frames = sorted(set(draw(st.lists(st.integers(0, len(records)), max_size=3))))
     return accounts, wallets, subscriber_of, records, frames
@@ -112,9 +119,7 @@ def _frames(records: list[tuple], cuts: list[int]) -> list[range]:
     return [range(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
-@settings(max_examples=400, deadline=None)
-@given(scenarios())
-def test_the_vectorized_path_rates_like_the_loop(scenario: Scenario) -> None:
+def _rates_like_the_loop(scenario: Scenario) -> None:
     accounts, wallets, subscriber_of, records, cuts = scenario
     ref_accounts, ref_wallets = copy.deepcopy(accounts), copy.deepcopy(wallets)
 
@@ -158,6 +163,38 @@ def test_the_vectorized_path_rates_like_the_loop(scenario: Scenario) -> None:
 
     assert got == expected
     assert _state(accounts, wallets) == _state(ref_accounts, ref_wallets)
+
+
+@settings(max_examples=400, deadline=None)
+@given(scenarios())
+def test_the_vectorized_path_rates_like_the_loop(scenario: Scenario) -> None:
+    _rates_like_the_loop(scenario)
+
+
+@settings(max_examples=150, deadline=None)
+@given(scenarios(wallet=st.integers(-20, 2_000), most_records=150, subscribers=1))
+def test_one_wallet_shared_by_lines_pays_runs_short_and_bars_like_the_loop(
+    scenario: Scenario,
+) -> None:
+    """Many records of several lines on one wallet: paid in full, then the record that finds
+    the wallet short pays the rest and owes the remainder, then each line's first costly
+    record owes and its later ones are refused, as in the loop."""
+    _rates_like_the_loop(scenario)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    scenarios(
+        rate=st.one_of(st.integers(-5, 30), st.integers(2**30, 2**31 - 1)),
+        wallet=st.one_of(st.integers(-5, 300), st.integers(2**61, 2**63 - 1)),
+        largest=2**31 - 1,
+    )
+)
+def test_wallets_the_columns_cannot_hold_go_through_the_loop_alike(scenario: Scenario) -> None:
+    """Negative rates, costs whose sums would pass 64 bits, wallets past 2**62: those wallets
+    are settled one record at a time by rating.settle, with the same results (each record's
+    own figures still fit the database's 64-bit columns)."""
+    _rates_like_the_loop(scenario)
 
 
 def test_records_that_fit_take_their_bucket_and_the_first_past_its_end_pays() -> None:

@@ -3,9 +3,9 @@
 `import_cdrs(source, file_name=...)` reads a CSV (gzip detected by its magic
 bytes). A batch of `batch_size` lines (2,000,000) is one database
 transaction, read in frames of `frame_size` lines (250,000). Parsing and row
-checks are vectorized (polars); so is rating wherever that provably gives what
-the reference loop gives (`vectorized.rate_frame`), the rest going through
-`rating.rate_record`. Per frame:
+checks are vectorized (polars); so is rating (`vectorized.rate_frame`: buckets
+and the wallet as per-line and per-wallet running sums), proven against the
+reference `rating.rate_record` by property tests. Per frame:
 
 1. (first frame of a batch) take the import lock (PostgreSQL advisory lock;
    on SQLite the first statement is a write, which takes the database's
@@ -18,8 +18,13 @@ the reference loop gives (`vectorized.rate_frame`), the rest going through
    met yet in the batch (primary-key order), and rate the frame (each
    wallet's records in started_at order) against the buckets and balances
    held in memory;
-4. write the records: COPY (PostgreSQL) or one executemany INSERT over polars'
-   rows (SQLite).
+4. hand the rated records to the writer thread (`_RecordWriter`), which writes
+   them on the batch's connection, so in its transaction — COPY of polars-rendered
+   CSV (PostgreSQL), one executemany over the zipped columns (SQLite) — while
+   this thread reads and rates the next frame. The two never use the connection
+   at once: a frame's database work (steps 1 to 3) waits for the write before it,
+   and its own records go to the writer only after the next frame's steps 1 to 3
+   (whose dedupe counts the rated, unwritten records as stored).
 
 At the end of the batch, once for all its frames (`_Batch.flush`): bucket
 usage by one UPDATE … FROM (VALUES …); one ledger transaction (each wallet
@@ -45,6 +50,7 @@ import gc
 import gzip
 import io
 import json
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -221,8 +227,23 @@ def _frame_line_by_line(lines: list[bytes]) -> pl.DataFrame:
 # --- checking rows (vectorized) ---------------------------------------------------------------
 
 
-def _checked(frame: pl.DataFrame, first_line: int) -> pl.DataFrame:
-    """Adds `row` (line number), `reason` (null when good), `started` (UTC) and `ts` (micros)."""
+def _valid_utf8(lines: list[bytes]) -> bool:
+    """Whether the lines are UTF-8 without U+FFFD: then no field read from them holds the
+    replacement character that marks a row's invalid bytes (one pass over the bytes instead
+    of one per column)."""
+    data = b"".join(lines)
+    if b"\xef\xbf\xbd" in data:
+        return False
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _checked(frame: pl.DataFrame, first_line: int, *, utf8: bool = False) -> pl.DataFrame:
+    """Adds `row` (line number), `reason` (null when good), `started` (UTC) and `ts` (micros).
+    `utf8`: the lines are known to be valid UTF-8 (`_valid_utf8`)."""
     col = pl.col
     blank = pl.all_horizontal([col(name).is_null() for name in (*COLUMNS, "extra")])
     started = col("started_at").str.to_datetime("%+", strict=False, time_unit="us", time_zone="UTC")
@@ -238,7 +259,11 @@ def _checked(frame: pl.DataFrame, first_line: int) -> pl.DataFrame:
             )
         )
         .when(
-            pl.any_horizontal([col(name).str.contains("\ufffd", literal=True) for name in COLUMNS])
+            pl.lit(False)
+            if utf8
+            else pl.any_horizontal(
+                [col(name).str.contains("\ufffd", literal=True) for name in COLUMNS]
+            )
         )
         .then(pl.lit(gettext("This row is not valid UTF-8 text.")))
         .when(col("record_id").is_null() | (col("record_id").str.len_chars() > 100))
@@ -555,39 +580,125 @@ def _existing_record_ids(record_ids: list[str]) -> list[str]:
 # --- writing a batch --------------------------------------------------------------------------
 
 
-def _copy_records(records: pl.DataFrame) -> None:
+def _copy_records(raw: Any, records: pl.DataFrame) -> None:
     """PostgreSQL: the frame's records by COPY, the CSV written by polars (no Python per row)."""
     columns = ", ".join(_RECORD_COLUMNS)
     payload = records.write_csv(include_header=False, datetime_format="%Y-%m-%d %H:%M:%S%.6f+00:00")
     with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(
-            f"COPY usage_usagerecord ({columns}) FROM STDIN WITH (FORMAT csv)"
-        ) as copy,
+        psycopg.Cursor(raw) as cursor,
+        cursor.copy(f"COPY usage_usagerecord ({columns}) FROM STDIN WITH (FORMAT csv)") as copy,
     ):
         copy.write(payload)
 
 
-def _insert_records(records: pl.DataFrame, cdr_import_id: int) -> None:
-    """SQLite: the frame's records by one executemany over polars' rows (built in Rust, one
-    at a time: no list of the frame's tuples); the import's id, the same on every row, is in
-    the statement."""
+# Columns of a handful of values each, and those values.
+_FEW_VALUES: dict[str, tuple[str, ...]] = {
+    "kind": rating.KINDS,
+    "zone": rating.ZONES,
+    "direction": (rating.OUT, rating.IN),
+    "outcome": (rating.RATED, rating.FREE, rating.REJECTED_STATE, rating.REJECTED_BARRED),
+}
+
+
+def _column_values(records: pl.DataFrame, name: str) -> list[Any]:
+    """A column as Python values; a column of a few known strings as the same few objects
+    (one str per value instead of one per row: less to make and to free)."""
+    column = records.get_column(name)
+    values = _FEW_VALUES.get(name)
+    if values is None:
+        return column.to_list()
+    codes = column.cast(pl.Enum(values)).to_physical().to_list()
+    return [values[code] for code in codes]
+
+
+def _insert_records(raw: Any, records: pl.DataFrame, cdr_import_id: int) -> None:
+    """SQLite: the frame's records by one executemany over its columns zipped (the import's id,
+    the same on every row, is in the statement)."""
     columns = ", ".join(_RECORD_COLUMNS)
     placeholders = ", ".join(
         str(int(cdr_import_id)) if name == "cdr_import_id" else "?" for name in _RECORD_COLUMNS
     )
-    rows = records.with_columns(
-        pl.col("started_at").dt.strftime("%Y-%m-%d %H:%M:%S%.6f")
-    ).iter_rows(buffer_size=4096)
-    connection.ensure_connection()
-    raw = connection.connection.cursor()
+    records = records.with_columns(pl.col("started_at").dt.strftime("%Y-%m-%d %H:%M:%S%.6f"))
+    rows = zip(*(_column_values(records, name) for name in records.columns), strict=True)
+    cursor = raw.cursor()
     try:
-        raw.executemany(
+        cursor.executemany(
             f"INSERT INTO usage_usagerecord ({columns}) VALUES ({placeholders})",  # noqa: S608
             rows,
         )
     finally:
-        raw.close()
+        cursor.close()
+
+
+class _RecordWriter:
+    """Writes a frame's records in a thread of its own, on the batch's connection (so in its
+    transaction), while the import rates the next frame: SQLite's executemany and PostgreSQL's
+    COPY spend most of their time outside the GIL (in SQLite, in the server). The batch uses
+    the connection only after `wait`, so the two never use it at once."""
+
+    def __init__(self, stages: tuple[dict[str, float], dict[str, float]]) -> None:
+        self.stages, self.cpu_stages = stages
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def submit(self, records: pl.DataFrame, cdr_import_id: int) -> None:
+        self.wait()
+        connection.ensure_connection()
+        raw = connection.connection
+        sqlite = connection.vendor != "postgresql"
+
+        def write() -> None:
+            started, cpu = time.perf_counter(), time.thread_time()
+            try:
+                if sqlite:
+                    _insert_records(raw, records.drop("cdr_import_id"), cdr_import_id)
+                else:
+                    _copy_records(raw, records)
+            except BaseException as error:  # handed to the batch's thread by wait()
+                self.error = error
+            finally:
+                self.stages["records"] = (
+                    self.stages.get("records", 0.0) + time.perf_counter() - started
+                )
+                self.cpu_stages["records"] = (
+                    self.cpu_stages.get("records", 0.0) + time.thread_time() - cpu
+                )
+
+        self.thread = threading.Thread(target=write, name="cdr-records", daemon=True)
+        self.thread.start()
+
+    def wait(self) -> None:
+        """Wait for the frame being written; raises what writing it raised."""
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def close(self) -> None:
+        """Wait for the thread, whatever it did (the batch is failing already)."""
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        self.error = None
+
+
+def _first_of_each_id(good: pl.DataFrame) -> pl.DataFrame:
+    """The first row of each record_id. Ids in strictly ascending order (as switches number
+    them) are all different: one comparison of neighbours instead of hashing every id."""
+    ids = pl.col("record_id")
+    if good.height < 2 or good.select((ids > ids.shift()).slice(1).all()).item():
+        return good
+    return good.unique(subset="record_id", keep="first", maintain_order=True)
+
+
+def _without(fresh: pl.DataFrame, written: pl.Series) -> pl.DataFrame:
+    """The frame's rows whose record_id is not among `written` (a frame not yet stored)."""
+    low, high = fresh.get_column("record_id").min(), fresh.get_column("record_id").max()
+    if written.max() < low or written.min() > high:  # type: ignore[operator]
+        return fresh
+    return fresh.filter(~pl.col("record_id").is_in(written.implode()))
 
 
 def _update_from_values(table: str, column: str, pairs: list[tuple[int, int]]) -> None:
@@ -658,13 +769,17 @@ def _merged(parts: list[pl.DataFrame]) -> pl.DataFrame:
     )
 
 
-def _add_daily(parts: list[pl.DataFrame]) -> None:
-    """Add a batch's rollups (one part per frame) to the stored ones: one statement."""
-    rollups = (
+def _rollups(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """A batch's rollups (one part per frame) merged, in the order they are written."""
+    return (
         _merged(parts)
         .sort("line_id", "day", "kind")
         .select("line_id", "day", "kind", "units", "records", "charged_cents")
     )
+
+
+def _add_daily(rollups: pl.DataFrame) -> None:
+    """Add a batch's merged rollups to the stored ones: one statement."""
     if not rollups.height:
         return
     with _cursor() as cursor:
@@ -695,9 +810,12 @@ _NOTIFICATION_COLUMNS = """
 """
 
 
-def _queue(notices: list[_Notice], now: dt.datetime) -> None:
-    """Queue the notices (email + SMS each) once: ON CONFLICT on the dedupe key does nothing."""
-    rows = [
+_NotificationRow = tuple[int, str, str, str, int, str, str]
+
+
+def _notification_rows(notices: list[_Notice]) -> list[_NotificationRow]:
+    """The outbox rows of the notices: email and SMS each."""
+    return [
         (
             notice.info.user_id,
             channel,
@@ -710,6 +828,10 @@ def _queue(notices: list[_Notice], now: dt.datetime) -> None:
         for notice in notices
         for channel in ("email", "sms")
     ]
+
+
+def _queue(rows: list[_NotificationRow], now: dt.datetime) -> None:
+    """Queue the notifications once: ON CONFLICT on the dedupe key does nothing."""
     with _cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
@@ -814,17 +936,23 @@ class _Batch:
         self.unbarred: list[int] = []
         self.used_data: set[int] = set()  # lines whose data buckets this batch used
         self.daily: list[pl.DataFrame] = []  # per frame: rollups by line, day and kind
-        self._clock, self._cpu_clock = time.perf_counter(), time.process_time()
+        # The last frame's records, rated, until the next frame is prepared; then the writer's.
+        self.pending: pl.DataFrame | None = None
+        self.writer = _RecordWriter(stages)
+        self._clock, self._cpu_clock = time.perf_counter(), time.thread_time()
 
     def _lap(self, stage: str) -> None:
-        now, cpu = time.perf_counter(), time.process_time()
+        now, cpu = time.perf_counter(), time.thread_time()
         self.stages[stage] = self.stages.get(stage, 0.0) + now - self._clock
         self.cpu_stages[stage] = self.cpu_stages.get(stage, 0.0) + cpu - self._cpu_clock
         self._clock, self._cpu_clock = now, cpu
 
     def add(self, frame: pl.DataFrame) -> list[RejectedRow]:
-        """Rate and write one checked frame; returns its rejected rows in row order."""
-        self._clock, self._cpu_clock = time.perf_counter(), time.process_time()
+        """Rate one checked frame and hand its records to the writer; returns its rejected rows
+        in row order. The records of the frame before are written while this one is rated."""
+        self._clock, self._cpu_clock = time.perf_counter(), time.thread_time()
+        self.writer.wait()  # the frame before the last one: the database is ours again
+        self._lap("wait")
         outcome = self.outcome
         outcome.rows += frame.height
         rejected: list[RejectedRow] = []
@@ -834,8 +962,13 @@ class _Batch:
         good = frame.filter(pl.col("reason").is_null())
         if not self.locked:
             self._lock()
-        fresh = good.unique(subset="record_id", keep="first", maintain_order=True)
+        fresh = _first_of_each_id(good)
         outcome.duplicates += good.height - fresh.height
+        if fresh.height and self.pending is not None:
+            # The last frame's records are rated but not written yet: they count as stored.
+            before = fresh.height
+            fresh = _without(fresh, self.pending.get_column("record_id"))
+            outcome.duplicates += before - fresh.height
         if fresh.height and _any_stored_in_range(fresh.get_column("record_id")):
             existing = _existing_record_ids(fresh.get_column("record_id").to_list())
             if existing:
@@ -843,19 +976,24 @@ class _Batch:
                 fresh = fresh.filter(~pl.col("record_id").is_in(existing))
                 outcome.duplicates += before - fresh.height
         self._lap("dedupe")
+        records = None
         if fresh.height:
-            # No cyclic garbage collection while a frame's values are made: its passes walk
-            # every object of the process again and again (a frame makes no cycles).
-            collecting = gc.isenabled()
-            gc.disable()
-            try:
-                rejected.extend(self._rate_and_write(fresh))
-            finally:
-                if collecting:
-                    gc.enable()
+            records, unknown = self._prepare(fresh)
+            rejected.extend(unknown)
+        self._submit()
+        if records is not None:
+            self.pending = self._rate(records)
+            self.outcome.applied += records.height
         outcome.rejected += len(rejected)
         rejected.sort(key=lambda reject: reject.row_number)
         return rejected
+
+    def _submit(self) -> None:
+        """Hand the rated frame to the writer thread (the database is not used meanwhile)."""
+        if self.pending is None:
+            return
+        table, self.pending = self.pending, None
+        self.writer.submit(table, self.cdr_import.pk)
 
     def _lock(self) -> None:
         with connection.cursor() as cursor:
@@ -873,7 +1011,9 @@ class _Batch:
         if seen is not None and _last_record_id() != seen:
             self.cache.clear()  # another import may have moved the buckets we hold
 
-    def _rate_and_write(self, fresh: pl.DataFrame) -> list[RejectedRow]:
+    def _prepare(self, fresh: pl.DataFrame) -> tuple[pl.DataFrame | None, list[RejectedRow]]:
+        """The frame's lines (loaded, their wallets locked): the records to rate, and the rows
+        of no live line, rejected."""
         rejected: list[RejectedRow] = []
         earliest = fresh.get_column("ts").min()
         assert isinstance(earliest, int)  # noqa: S101  (checked rows all have a time)
@@ -895,19 +1035,11 @@ class _Batch:
             rejected.extend(_rejects(unknown.with_columns(reason=pl.lit(reason))))
         records = joined.filter(pl.col("line_id").is_not_null())
         if not records.height:
-            return rejected
+            return None, rejected
         infos = {info.account.line_id: info for info in lines.values()}
         self._meet(infos)
         self._lap("load")
-        records = records.with_columns(
-            direction=pl.col("direction").fill_null(rating.OUT),
-            quantity=pl.col("quantity").cast(pl.Int64),
-            position=pl.int_range(pl.len(), dtype=pl.Int64),
-            day=pl.col("started").dt.convert_time_zone(str(business_zone())).dt.date(),
-        )
-        self._rate_and_store(records)
-        self.outcome.applied += records.height
-        return rejected
+        return records, rejected
 
     def _meet(self, infos: dict[int, _LineInfo]) -> None:
         """Lock the wallets not met yet in this batch; note the lines not met since the flush."""
@@ -934,10 +1066,16 @@ class _Batch:
                 account.is_barred = False
                 self.unbarred.append(line_id)
 
-    def _rate_and_store(self, records: pl.DataFrame) -> None:
+    def _rate(self, records: pl.DataFrame) -> pl.DataFrame:
         """Rate the frame (vectorized.rate_frame: polars columns where provably the same as the
-        loop, rating.rate_record for the rest), then write its records: COPY on PostgreSQL,
-        one executemany fed by polars' rows on SQLite."""
+        loop, rating.rate_record for the rest) and add it to the rollups; returns its records
+        as they are stored, for the writer."""
+        records = records.with_columns(
+            direction=pl.col("direction").fill_null(rating.OUT),
+            quantity=pl.col("quantity").cast(pl.Int64),
+            position=pl.int_range(pl.len(), dtype=pl.Int64),
+            day=pl.col("started").dt.convert_time_zone(str(business_zone())).dt.date(),
+        )
         accounts = {info.account.line_id: info.account for info in self.touched.values()}
         rated = vectorized.rate_frame(
             records.select(
@@ -964,17 +1102,12 @@ class _Batch:
             pl.col("started").alias("started_at"),
             "quantity",
         ).hstack(rated)
-        if self.sqlite:
-            _insert_records(table.drop("cdr_import_id"), self.cdr_import.pk)
-        else:
-            _copy_records(table)
-        del table
-        self._lap("records")
         self._add_rollups(
             records,
             rated.get_column("units") - rated.get_column("rejected_units"),
             rated.get_column("charged_cents"),
         )
+        return table
 
     def _add_rollups(self, records: pl.DataFrame, served: pl.Series, charged: pl.Series) -> None:
         self.daily.append(
@@ -990,9 +1123,16 @@ class _Batch:
 
     def flush(self) -> None:
         """Write what the frames since the last flush did to lines, wallets and rollups."""
-        self._clock, self._cpu_clock = time.perf_counter(), time.process_time()
+        self._clock, self._cpu_clock = time.perf_counter(), time.thread_time()
+        plan = self._plan()
+        if plan is not None:
+            self._write(plan)
+
+    def _plan(self) -> _FlushPlan | None:
+        """What the flush writes, worked out in memory (no database): at the end of a batch
+        while the writer writes the last frame."""
         if not self.touched:
-            return
+            return None
         self.flushes += 1
         deltas, notices = _bucket_changes(self.touched, self.used_before)
         self.used_data.update(
@@ -1003,26 +1143,73 @@ class _Batch:
                 for b in info.account.buckets
             )
         )
-        if deltas:
-            _update_from_values("lines_bucket", "used", deltas)
-        self._lap("buckets")
-        self._charge()
-        self._lap("ledger")
-        notices += self._write_lines()
-        if self.daily:
-            _add_daily(self.daily)
-            self.daily = []
-        self._lap("lines+daily")
-        if notices:
-            _queue(notices, self.now)
-        self._lap("notifications")
+        legs = [
+            (self.ledger_accounts[subscriber_id], -wallet.charged_cents)
+            for subscriber_id, wallet in sorted(self.wallets.items())
+            if wallet.charged_cents
+        ]
+        for wallet in self.wallets.values():
+            wallet.charged_cents = 0
+        accounts = [info.account for info in self.touched.values()]
+        debts = sorted((a.line_id, a.debt_cents) for a in accounts if a.debt_cents)
+        barred = sorted(a.line_id for a in accounts if a.newly_barred)
+        newly = set(barred)
+        lifted = sorted(line_id for line_id in self.unbarred if line_id not in newly)
+        stamp = int(self.now.timestamp())
+        notices += [
+            _Notice(
+                self.touched[line_id],
+                notifications.BARRED,
+                f"usage.barred:{line_id}:{stamp}",
+                {"debt_cents": self.touched[line_id].account.debt_cents},
+            )
+            for line_id in barred
+        ]
+        for account in accounts:
+            account.debt_cents = 0
+            account.newly_barred = False
+        rollups = _rollups(self.daily) if self.daily else None
+        self.daily = []
+        plan = _FlushPlan(deltas, legs, debts, barred, lifted, rollups, _notification_rows(notices))
         self.touched.clear()
         self.used_before.clear()
         self.unbarred.clear()
+        self._lap("plan")
+        return plan
+
+    def _write(self, plan: _FlushPlan) -> None:
+        from simcare.lines.models import Line
+
+        if plan.deltas:
+            _update_from_values("lines_bucket", "used", plan.deltas)
+        self._lap("buckets")
+        self._charge(plan.legs)
+        self._lap("ledger")
+        self.outcome.debt_cents += sum(debt for _line, debt in plan.debts)
+        if plan.debts:
+            _update_from_values("lines_line", "usage_debt_cents", plan.debts)
+        for chunk in _chunks(plan.barred):
+            Line.objects.filter(pk__in=chunk).update(is_barred=True, barred_at=self.now)
+        for chunk in _chunks(plan.lifted):
+            Line.objects.filter(pk__in=chunk).update(is_barred=False)
+        if plan.rollups is not None:
+            _add_daily(plan.rollups)
+        self._lap("lines+daily")
+        if plan.notifications:
+            _queue(plan.notifications, self.now)
+        self._lap("notifications")
 
     def finish(self) -> None:
-        """The end of the batch: flush, then count it on the import (same transaction)."""
-        self.flush()
+        """The end of the batch: flush, then count it on the import (same transaction). The
+        flush is worked out while the writer writes the batch's last frame."""
+        self._clock, self._cpu_clock = time.perf_counter(), time.thread_time()
+        self.writer.wait()
+        self._submit()
+        plan = self._plan()
+        self.writer.wait()
+        self._lap("wait")
+        if plan is not None:
+            self._write(plan)
         self._top_up_data()
         self.cache.last_record_id = _last_record_id()
         outcome = self.outcome
@@ -1060,13 +1247,8 @@ class _Batch:
         ]
         self.cache.forget(bought)
 
-    def _charge(self) -> None:
+    def _charge(self, legs: list[tuple[LedgerAccount, int]]) -> None:
         """One ledger transaction per flush: each wallet -its charges, revenue:usage +all."""
-        legs = [
-            (self.ledger_accounts[subscriber_id], -wallet.charged_cents)
-            for subscriber_id, wallet in sorted(self.wallets.items())
-            if wallet.charged_cents
-        ]
         if not legs:
             return
         charged = -sum(amount for _account, amount in legs)
@@ -1079,38 +1261,20 @@ class _Batch:
             idempotency_key=f"usage:{self.cdr_import.pk}:{suffix}",
             reference=f"cdr_import:{self.cdr_import.pk}",
         )
-        for wallet in self.wallets.values():
-            wallet.charged_cents = 0
 
-    def _write_lines(self) -> list[_Notice]:
-        from simcare.lines.models import Line
 
-        accounts = [info.account for info in self.touched.values()]
-        debts = sorted((a.line_id, a.debt_cents) for a in accounts if a.debt_cents)
-        barred = sorted(a.line_id for a in accounts if a.newly_barred)
-        newly = set(barred)
-        lifted = sorted(line_id for line_id in self.unbarred if line_id not in newly)
-        self.outcome.debt_cents += sum(debt for _line, debt in debts)
-        if debts:
-            _update_from_values("lines_line", "usage_debt_cents", debts)
-        for chunk in _chunks(barred):
-            Line.objects.filter(pk__in=chunk).update(is_barred=True, barred_at=self.now)
-        for chunk in _chunks(lifted):
-            Line.objects.filter(pk__in=chunk).update(is_barred=False)
-        stamp = int(self.now.timestamp())
-        notices = [
-            _Notice(
-                self.touched[line_id],
-                notifications.BARRED,
-                f"usage.barred:{line_id}:{stamp}",
-                {"debt_cents": self.touched[line_id].account.debt_cents},
-            )
-            for line_id in barred
-        ]
-        for account in accounts:
-            account.debt_cents = 0
-            account.newly_barred = False
-        return notices
+@dataclass(frozen=True)
+class _FlushPlan:
+    """What one flush writes: bucket deltas, the wallets' legs, line debts, bars set and
+    lifted, the merged rollups, the outbox rows."""
+
+    deltas: list[tuple[int, int]]
+    legs: list[tuple[LedgerAccount, int]]
+    debts: list[tuple[int, int]]
+    barred: list[int]
+    lifted: list[int]
+    rollups: pl.DataFrame | None
+    notifications: list[_NotificationRow]
 
 
 # --- the import -------------------------------------------------------------------------------
@@ -1161,9 +1325,19 @@ def import_cdrs(
                     cache,
                     (report.stage_seconds, report.stage_cpu_seconds),
                 )
-                broken = _fill(batch, reader, batch_size, report, on_reject, progress)
-                if batch.locked:
-                    batch.finish()
+                # No cyclic garbage collection during a batch: its passes would walk every
+                # object of the process again and again while frames' values are made and
+                # written (they make no cycles); it runs again after the batch.
+                collecting = gc.isenabled()
+                gc.disable()
+                try:
+                    broken = _fill(batch, reader, batch_size, report, on_reject, progress)
+                    if batch.locked:
+                        batch.finish()
+                finally:
+                    batch.writer.close()  # never leave it writing while the batch rolls back
+                    if collecting:
+                        gc.enable()
             _add_to_report(report, batch.outcome)
             if broken is not None:
                 raise broken
@@ -1201,16 +1375,16 @@ class _Reader:
         self.done = False
 
     def read(self, limit: int) -> pl.DataFrame | None:
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu = time.perf_counter(), time.thread_time()
         lines = list(islice(self.binary, min(self.frame_size, limit)))
         if not lines:
             self.done = True
             return None
-        frame = _checked(_frame(lines, self.order), self.next_line)
+        frame = _checked(_frame(lines, self.order), self.next_line, utf8=_valid_utf8(lines))
         self.next_line += len(lines)
         self.last_lines = len(lines)
         self.stages["parse"] = self.stages.get("parse", 0.0) + time.perf_counter() - started
-        self.cpu_stages["parse"] = self.cpu_stages.get("parse", 0.0) + time.process_time() - cpu
+        self.cpu_stages["parse"] = self.cpu_stages.get("parse", 0.0) + time.thread_time() - cpu
         return frame
 
 

@@ -1,5 +1,5 @@
-"""Rating a frame of records with polars expressions where that provably gives what
-`rating.rate_record` gives, and with `rate_record` itself for the rest.
+"""Rating a frame of records with polars expressions that provably give what
+`rating.rate_record` gives record by record (the property tests compare both).
 
 `rating` stays the reference of the rules. Three kinds of records are rated here
 as columns, because for them `rate_record` returns before it reads or moves
@@ -11,22 +11,30 @@ matter:
   `rejected_state`;
 - incoming domestic voice/SMS in service or grace: `free`.
 
-The rest go to the buckets. For those, per line and kind, in rating order
-(per wallet by started_at, ties in file order: restricted to one line that is
-its records by time, then file order), a record's *target* is the first bucket
-in consumption order that applies to it (kind, zone, valid at its time) and
-has room left at the start of the frame (or is unlimited). The longest prefix
-of a line's records of one kind in which every record has a target and the
-units aimed at each target so far fit in its room is rated here: each of those
-records takes all its units from its target (`rated`, no money). That is what
-the loop does with them: buckets before the target in its order had no room at
-the start and room only shrinks; the target has room for everything aimed at
-it before and including the record, since only records of this prefix took
-from it. Such records never touch the wallet, the debt or the bar, and other
-kinds use other buckets, so taking them out of the loop changes nothing for
-the records left in it. Those (a record that reaches a bucket's end or finds
-no bucket with room, and every record of its line and kind after it) go
-through `rate_record` in rating order, with the buckets as the prefix left them.
+The rest go to the buckets, then to the wallet; what a bucket gives does not
+depend on money (a barred line's usage still takes from its buckets), so the
+two steps are done one after the other.
+
+Buckets. Per line and kind, in rating order (per wallet by started_at, ties in
+file order: restricted to one line that is its records by time, then file
+order), a record's *target* is the first bucket in consumption order that
+applies to it (kind, zone, valid at its time) and has room left at the start
+of the frame (or is unlimited). The longest prefix of a line's records of one
+kind in which every record has a target and the units aimed at each target so
+far fit in its room takes all its units from its targets: that is what the
+loop does with them (buckets before the target had no room at the start and
+room only shrinks; the target has room for everything aimed at it up to and
+including the record, since only records of this prefix took from it). A
+record with no target gets nothing from the buckets wherever it is rated. The
+records after a prefix (one that reaches a bucket's end, and every record of
+its line and kind after it) go through `rating.take_from_buckets` one by one,
+with the buckets as the prefix left them: those are few (a line's records of
+one kind in the frame after its allowance runs out).
+
+Wallet. What the buckets left is priced at the plan's rate; per wallet, in
+rating order, running sums decide who pays, owes or is refused (`_settle`,
+where the rule is spelled out). A wallet whose sums could leave 64 bits (or a
+negative rate) is settled by `rating.settle` one record at a time.
 """
 
 from __future__ import annotations
@@ -38,21 +46,11 @@ import polars as pl
 from simcare.usage import rating
 
 RATED_COLUMNS = list(rating.Rated._fields)
-# (kind, zone, direction) of a record as one integer for the loop: _COMBOS[code]. Python keeps
-# these strings once, so the loop compares interned strings, not a new object per record.
-_COMBOS = tuple(
-    (kind, zone, direction)
-    for kind in rating.KINDS
-    for zone in rating.ZONES
-    for direction in (rating.OUT, rating.IN)
-)
-_KIND_CODES = {kind: index for index, kind in enumerate(rating.KINDS)}
-_ZONE_CODES = {zone: index for index, zone in enumerate(rating.ZONES)}
-_COMBO_KIND = len(rating.ZONES) * 2
 _REJECTED, _FREE, _BUCKETS = 0, 1, 2
 # Records of more units (or rates of more cents) than this go through the loop: sums and
 # products of the columns then stay far inside 64 bits, as Python's integers need no bound.
 _SMALL = 1 << 31
+_WIDE = 1 << 62  # a wallet's sums stay below this, or it is settled by the loop
 _RECORD_SCHEMA = {
     "position": pl.Int64,
     "line_id": pl.Int64,
@@ -226,27 +224,14 @@ def rate_frame(
     targeted = _targets(frame.filter(col("path") == _BUCKETS), buckets)
     small = col("units") < _SMALL
 
-    # A barred line's record with no bucket room at the start of the frame has none later
-    # (room only shrinks) and stays barred: what costs money is rejected, a free rest is
-    # overage of 0 cents. It moves nothing, so it is rated here whatever its place.
-    idle = (
-        targeted.filter(col("target").is_null() & col("barred") & small)
-        .join(_rates(accounts, line_ids), on=["rates_key", "kind", "zone"], how="left")
-        .filter(col("rate").abs() < _SMALL)
-        .with_columns(
-            cost=pl.when(col("kind") == rating.DATA)
-            .then((col("units") * col("rate") + (rating.KB_PER_MB - 1)) // rating.KB_PER_MB)
-            .otherwise(col("units") * col("rate"))
-        )
-    )
-    rest = targeted.join(idle.select("position"), on="position", how="anti", maintain_order="left")
-    # Records with no target skip every bucket whenever they are rated: they go to the loop
-    # (the wallet) and do not end the prefix of their line and kind; the first record with a
+    # Records with no target take nothing from the buckets whenever they are rated (no room
+    # at the start of the frame, and room only shrinks): all their units are left for the
+    # wallet, and they do not end the prefix of their line and kind; the first record with a
     # target that does not fit does.
-    untargeted = rest.filter(col("target").is_null())
+    untargeted = targeted.filter(col("target").is_null())
     aimed = col("units").cum_sum().over("line_id", "target")
     fits = (small & (col("unlimited") | (aimed <= col("room")))).fill_null(False)
-    rest = rest.filter(col("target").is_not_null()).with_columns(
+    rest = targeted.filter(col("target").is_not_null()).with_columns(
         fast=fits.cast(pl.Int8).cum_min().over("line_id", "kind") == 1
     )
 
@@ -258,17 +243,6 @@ def rate_frame(
     zero = pl.lit(0, dtype=pl.Int64)
     units = col("units")
     path = col("path")
-    results = (
-        "position",
-        "units",
-        "bucket_units",
-        "overage_units",
-        "free_units",
-        "rejected_units",
-        "charged_cents",
-        "debt_cents",
-        "outcome",
-    )
     simple = pl.concat(
         [frame.filter(path != _BUCKETS), rest.filter(col("fast")).select(frame.columns)]
     ).select(
@@ -286,66 +260,168 @@ def rate_frame(
         .then(pl.lit(rating.FREE))
         .otherwise(pl.lit(rating.RATED)),
     )
+    # The rest of each line and kind after its prefix: through the buckets one by one, in
+    # rating order (what a bucket gives does not depend on money); the untargeted get none.
+    after = rest.filter(~col("fast")).select(frame.columns).sort("subscriber_id", "ts", "position")
+    left = pl.concat(
+        [
+            untargeted.select(frame.columns).with_columns(remaining=units),
+            after.with_columns(remaining=_take(after, accounts)),
+        ]
+    ).sort("subscriber_id", "ts", "position")
+    return pl.concat([simple, _settle(left, accounts, wallets, line_ids)]).sort("position")
+
+
+def _take(after: pl.DataFrame, accounts: dict[int, rating.Account]) -> pl.Series:
+    """What each record leaves after the buckets, by `rating.take_from_buckets` (in order)."""
+    take = rating.take_from_buckets
+    columns = [after.get_column(name).to_list() for name in ("line_id", "kind", "zone", "ts")]
+    left = [
+        take(accounts[line_id], kind, zone, ts, units)
+        for line_id, kind, zone, ts, units in zip(
+            *columns, after.get_column("units").to_list(), strict=True
+        )
+    ]
+    return pl.Series("remaining", left, dtype=pl.Int64)
+
+
+def _settle(
+    left: pl.DataFrame,
+    accounts: dict[int, rating.Account],
+    wallets: dict[int, rating.Wallet],
+    line_ids: list[int],
+) -> pl.DataFrame:
+    """The money of the records past the buckets (`left`: rating order, `remaining` the units
+    the buckets did not take), as `rating.settle` does it one by one, per wallet in order:
+
+    A record's cost is its remaining units at the plan's rate. Costs of 0 move nothing. Per
+    wallet, costly records of lines barred at the start are rejected (and pay nothing); the
+    others are paid in full while their running sum stays within what the wallet had. The
+    first that goes past it pays what was left (if anything) and owes the rest, which bars
+    its line; from then on the wallet has nothing, so each line's first costly record owes
+    its whole cost (barring the line) and its later costly records are rejected.
+
+    A wallet with a negative rate or sums that could leave 64 bits goes through the loop."""
+    col = pl.col
+    zero = pl.lit(0, dtype=pl.Int64)
+    available = pl.DataFrame(
+        {
+            "subscriber_id": list(wallets),
+            "available": [
+                w.available_cents if abs(w.available_cents) < _WIDE else None
+                for w in wallets.values()
+            ],
+        },
+        schema={"subscriber_id": pl.Int64, "available": pl.Int64},
+    )
+    priced = (
+        left.join(
+            _rates(accounts, line_ids),
+            on=["rates_key", "kind", "zone"],
+            how="left",
+            maintain_order="left",
+        )
+        .join(available, on="subscriber_id", how="left", maintain_order="left")
+        .with_columns(
+            cost=pl.when(col("remaining") == 0)
+            .then(zero)
+            .when((col("remaining") >= _SMALL) | (col("rate") < 0) | (col("rate") >= _SMALL))
+            .then(pl.lit(None, dtype=pl.Int64))
+            .when(col("kind") == rating.DATA)
+            .then((col("remaining") * col("rate") + (rating.KB_PER_MB - 1)) // rating.KB_PER_MB)
+            .otherwise(col("remaining") * col("rate"))
+        )
+    )
+    wide = (
+        col("cost").is_null().any()
+        | (col("cost").max().cast(pl.Float64) * pl.len() >= float(_WIDE))
+        | col("available").is_null().any()
+    ).over("subscriber_id")
+    priced = priced.with_columns(loop=wide)
+    looped = _settle_loop(priced.filter(col("loop")), accounts, wallets)
+    fast = priced.filter(~col("loop"))
+
     costly = col("cost") > 0
-    barred = idle.select(
+    eligible = costly & ~col("barred")
+    eligible_cost = pl.when(eligible).then(col("cost")).otherwise(zero)
+    spent = eligible_cost.cum_sum().over("subscriber_id")
+    fast = fast.with_columns(spent=spent, short=eligible & (spent > col("available")))
+    fast = fast.with_columns(
+        after_break=col("short").cast(pl.Int8).cum_max().over("subscriber_id") == 1
+    )
+    owing = eligible & col("after_break")
+    first_owing = owing & (owing.cast(pl.Int64).cum_sum().over("line_id") == 1)
+    at_break = col("short") & (col("short").cast(pl.Int64).cum_sum().over("subscriber_id") == 1)
+    paid_at_break = pl.max_horizontal(zero, col("available") - (col("spent") - col("cost")))
+    fast = fast.with_columns(
+        paid=pl.when(eligible & ~col("after_break"))
+        .then(col("cost"))
+        .when(at_break)
+        .then(paid_at_break)
+        .otherwise(zero),
+        owes=first_owing,
+        rejected=costly & (col("barred") | (owing & ~first_owing)),
+    ).with_columns(owed=pl.when(col("owes")).then(col("cost") - col("paid")).otherwise(zero))
+    settled = fast.select(
         "position",
-        units=units,
-        bucket_units=zero,
-        overage_units=pl.when(costly).then(zero).otherwise(units),
+        units=col("units"),
+        bucket_units=col("units") - col("remaining"),
+        overage_units=pl.when(col("rejected")).then(zero).otherwise(col("remaining")),
         free_units=zero,
-        rejected_units=pl.when(costly).then(units).otherwise(zero),
-        charged_cents=zero,
-        debt_cents=zero,
-        outcome=pl.when(costly)
+        rejected_units=pl.when(col("rejected")).then(col("remaining")).otherwise(zero),
+        charged_cents=col("paid"),
+        debt_cents=col("owed"),
+        outcome=pl.when(col("rejected"))
         .then(pl.lit(rating.REJECTED_BARRED))
         .otherwise(pl.lit(rating.RATED)),
     )
-    looped = _loop(
-        pl.concat([untargeted, rest.filter(~col("fast")).drop("fast")]).sort(
-            "subscriber_id", "ts", "position"
-        ),
-        accounts,
-        wallets,
-    )
-    return pl.concat([simple, barred, looped.select(results)]).sort("position")
+    # The state the loop would have left: the wallets' money, the lines' debt and bars.
+    for subscriber_id, paid in (
+        fast.group_by("subscriber_id").agg(col("paid").sum()).filter(col("paid") != 0).iter_rows()
+    ):
+        wallet = wallets[subscriber_id]
+        wallet.available_cents -= paid
+        wallet.charged_cents += paid
+    for line_id, owed in (
+        fast.filter(col("owes")).group_by("line_id").agg(col("owed").sum()).iter_rows()
+    ):
+        account = accounts[line_id]
+        account.debt_cents += owed
+        account.is_barred = True
+        account.newly_barred = True
+    return pl.concat([settled, looped])
 
 
-def _loop(
-    slow: pl.DataFrame, accounts: dict[int, rating.Account], wallets: dict[int, rating.Wallet]
+def _settle_loop(
+    priced: pl.DataFrame, accounts: dict[int, rating.Account], wallets: dict[int, rating.Wallet]
 ) -> pl.DataFrame:
-    """The records left, through `rating.rate_record`, in rating order."""
-    col = pl.col
-    inputs = slow.select(
-        "position",
-        "line_id",
-        "subscriber_id",
-        combo=(
-            col("kind").replace_strict(_KIND_CODES, return_dtype=pl.Int64) * _COMBO_KIND
-            + col("zone").replace_strict(_ZONE_CODES, return_dtype=pl.Int64) * 2
-            + (col("direction") == rating.IN).cast(pl.Int64)
-        ),
-        ts="ts",
-        quantity="quantity",
-    )
-    results: list[rating.RatedFields] = []
-    rate = rating.rate_record
-    combos = _COMBOS
-    columns = [inputs.get_column(name).to_list() for name in inputs.columns]
-    for _position, line_id, subscriber_id, combo, ts, quantity in zip(*columns, strict=True):
-        kind, zone, direction = combos[combo]
-        results.append(
-            rate(accounts[line_id], wallets[subscriber_id], kind, zone, direction, ts, quantity)
-        )
-    schema = {
-        name: pl.String if name == "outcome" else pl.Int64 for name in ["position", *RATED_COLUMNS]
-    }
+    """The money of these records (rating order) by `rating.settle`, one by one."""
+    settle = rating.settle
+    columns = [
+        priced.get_column(name).to_list()
+        for name in ("line_id", "subscriber_id", "kind", "zone", "remaining")
+    ]
+    results = [
+        settle(accounts[line_id], wallets[subscriber_id], kind, zone, remaining)
+        if remaining
+        else (0, 0, 0, 0, rating.RATED)
+        for line_id, subscriber_id, kind, zone, remaining in zip(*columns, strict=True)
+    ]
+    units = priced.get_column("units")
     return pl.DataFrame(
         {
-            "position": columns[0],
-            **{
-                name: [result[index] for result in results]
-                for index, name in enumerate(RATED_COLUMNS)
-            },
+            "position": priced.get_column("position"),
+            "units": units,
+            "bucket_units": units - priced.get_column("remaining"),
+            "overage_units": [r[0] for r in results],
+            "free_units": pl.Series([0] * len(results), dtype=pl.Int64),
+            "rejected_units": [r[1] for r in results],
+            "charged_cents": [r[2] for r in results],
+            "debt_cents": [r[3] for r in results],
+            "outcome": [r[4] for r in results],
         },
-        schema=schema,
+        schema={
+            name: pl.String if name == "outcome" else pl.Int64
+            for name in ["position", *RATED_COLUMNS]
+        },
     )
