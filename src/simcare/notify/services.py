@@ -105,6 +105,50 @@ def enqueue(
     return rows
 
 
+def notification_rows(
+    template: str,
+    *,
+    recipient: User,
+    line: Line | None = None,
+    context: dict[str, Any] | None = None,
+    dedupe_key: str | None = None,
+    channels: tuple[str, ...] = DEFAULT_CHANNELS,
+    reference_at: dt.datetime | None = None,
+    now: dt.datetime,
+) -> list[Notification]:
+    """The rows `enqueue` would store, not saved: a batch of orders stores many at once with
+    enqueue_rows."""
+    rendering.get_template(template)
+    stored_context = _jsonable(context)
+    rows = []
+    for channel in channels:
+        if channel not in Channel.values:
+            raise ValueError(f"unknown channel {channel!r}")
+        rows.append(
+            Notification(
+                created_at=now,
+                send_after=now,
+                recipient=recipient,
+                channel=channel,
+                template=template,
+                language=recipient.language,
+                line=line,
+                reference_at=reference_at,
+                context=stored_context,
+                status=NotificationStatus.QUEUED,
+                dedupe_key=None if dedupe_key is None else channel_dedupe_key(dedupe_key, channel),
+            )
+        )
+    return rows
+
+
+def enqueue_rows(rows: list[Notification]) -> None:
+    """Insert notification_rows' rows in one statement; a row whose dedupe key is already
+    stored is skipped (as enqueue returns the stored row), in the caller's transaction."""
+    if rows:
+        Notification.objects.bulk_create(rows, ignore_conflicts=True)
+
+
 def enqueue_email_to_address(
     template: str,
     *,
@@ -142,8 +186,13 @@ def enqueue_email_to_address(
 
 def cancel_queued(*, line: Line, templates: frozenset[str] | set[str]) -> int:
     """Cancel the line's still-queued notifications of these templates; returns how many."""
+    return cancel_queued_of_lines(line_ids=[line.pk], templates=templates)
+
+
+def cancel_queued_of_lines(*, line_ids: list[int], templates: frozenset[str] | set[str]) -> int:
+    """cancel_queued for several lines in one statement."""
     return Notification.objects.filter(
-        line=line, status=NotificationStatus.QUEUED, template__in=sorted(templates)
+        line_id__in=line_ids, status=NotificationStatus.QUEUED, template__in=sorted(templates)
     ).update(status=NotificationStatus.CANCELLED, last_error="cancelled: superseded")
 
 
