@@ -100,7 +100,7 @@ class Posting:
     reference: str = ""
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def post_transactions(postings: Sequence[Posting]) -> list[LedgerTransaction]:
     """Post many balanced transactions at once (a batch of orders): the same rules as
     post_transaction, in a bounded number of statements whatever their number.
@@ -109,7 +109,8 @@ def post_transactions(postings: Sequence[Posting]) -> list[LedgerTransaction]:
     cached balances of the touched accounts move last (as in post_transaction: in
     primary-key order, under their row locks to the commit). Refuses like post_transaction
     (EmptyTransaction, InvalidEntry, UnbalancedTransaction, InsufficientFunds), all or
-    nothing. Idempotency keys must be new: one seen before fails the insert
+    nothing (no savepoint of its own: called inside a transaction, a refusal fails that
+    transaction, as the caller's batch wants). Idempotency keys must be new: one seen before fails the insert
     (IntegrityError) instead of returning the first transaction; callers give keys made
     from rows of their own transaction (an order's id).
     """
