@@ -660,7 +660,7 @@ def _legs(
     accounts: dict[str, LedgerAccount] | None = None,
 ) -> list[tuple[LedgerAccount, int]]:
     """The order's ledger legs; `accounts` (system accounts by code, read once for a batch
-    of orders) saves reading them again."""
+    of orders; one missing is opened and added) saves reading them again."""
     if order.kind == OrderKind.WALLET_TOPUP:
         assert order.subscriber is not None  # noqa: S101
         return [
@@ -677,8 +677,10 @@ def _legs(
         codes.append("expense:promotions")
     if order.tax_cents:
         codes.append("liability:sales_tax")
-    if accounts is None or any(code not in accounts for code in codes):
+    if accounts is None:
         accounts = ledger.system_accounts(codes)
+    elif any(code not in accounts for code in codes):  # opened on first use, then kept
+        accounts.update(ledger.system_accounts([code for code in codes if code not in accounts]))
     legs: list[tuple[LedgerAccount, int]] = []
     if order.total_cents:
         legs.append((payer, -order.total_cents))
