@@ -68,6 +68,7 @@ from simcare.catalog.models import AddOn, Plan
 from simcare.kit.phone import InvalidPhoneNumber, normalize_msisdn
 from simcare.kit.problems import DomainError
 from simcare.ledger import services as ledger
+from simcare.ledger.errors import InsufficientFunds
 from simcare.ledger.models import LedgerAccount, TransactionKind
 from simcare.lines import lifecycle
 from simcare.lines.models import Bucket, Line, LineEvent, LineState
@@ -145,8 +146,14 @@ def place_reseller_orders(
     pending = batched
     while pending:
         try:
-            with transaction.atomic():
-                answers, deferred = _Round(requests, pending, now).run()
+            try:
+                with transaction.atomic():
+                    answers, deferred = _Round(requests, pending, now, lock_floats=False).run()
+            except InsufficientFunds:
+                # Another transaction spent a float between this round's read of it and its
+                # debit: the round again, with the floats locked from the start.
+                with transaction.atomic():
+                    answers, deferred = _Round(requests, pending, now, lock_floats=True).run()
         except Exception:
             logger.exception("a batch of %d reseller orders failed; placing them one by one",
                              len(pending))
@@ -197,8 +204,16 @@ class _Accepted:
 class _Round:
     """One transaction over `indexes` of `requests` (see the module docstring)."""
 
-    def __init__(self, requests: Sequence[OrderRequest], indexes: list[int], now: dt.datetime):
+    def __init__(
+        self,
+        requests: Sequence[OrderRequest],
+        indexes: list[int],
+        now: dt.datetime,
+        *,
+        lock_floats: bool,
+    ) -> None:
         self.requests = requests
+        self.lock_floats = lock_floats
         self.indexes = indexes
         self.now = now
         self.answers: dict[int, Result] = {}
@@ -361,7 +376,7 @@ class _Round:
                 pk__in={r.reseller.pk for r in requests}
             )
         }
-        floats = _lock_floats([reseller.slug for reseller in resellers.values()])
+        floats = _floats([reseller.slug for reseller in resellers.values()], lock=self.lock_floats)
         # The system accounts that exist (one missing is opened by ordering._legs when an
         # order needs it, as on the per-order path).
         accounts = {a.code: a for a in LedgerAccount.objects.filter(code__in=_SYSTEM_CODES)}
@@ -564,40 +579,10 @@ class _Round:
             for item in done.items:
                 item.order = done.order
         OrderItem.objects.bulk_create([item for done in accepted for item in done.items])
-        transactions = ledger.post_transactions(
-            [
-                ledger.Posting(
-                    kind=TransactionKind.ORDER_PAYMENT,
-                    entries=ordering._legs(done.order, done.payer, done.items, self.accounts),
-                    memo=f"{done.order.number} {done.order.kind}",
-                    idempotency_key=f"order:{done.order.pk}:payment",
-                    reference=done.order.number,
-                )
-                for done in accepted
-            ]
-        )
-        for done, txn in zip(accepted, transactions, strict=True):
-            done.order.ledger_transaction = txn
+        for done in accepted:
             done.claim.order = done.order
             done.order.reseller_order = done.claim
-        _set_column(Order, "ledger_transaction_id", [(o.pk, o.ledger_transaction_id) for o in orders])
         _set_column(ResellerOrder, "order_id", [(d.claim.pk, d.order.pk) for d in accepted])
-        Payment.objects.bulk_create(
-            [
-                Payment(
-                    order=done.order,
-                    method=done.order.payment_method,
-                    provider="",
-                    provider_reference="",
-                    amount_cents=done.order.total_cents,
-                    created_at=now,
-                    status=PaymentStatus.SUCCEEDED,
-                    ledger_transaction=done.order.ledger_transaction,
-                    completed_at=now,
-                )
-                for done in accepted
-            ]
-        )
         renewals = [done for done in accepted if done.renewal is not None]
         lines = {done.order.line_id: done.order.line for done in renewals}
         if lines:
@@ -702,6 +687,38 @@ class _Round:
         Receipt.objects.bulk_create(receipt_rows)
         AuditEvent.objects.bulk_create(audits)
         notify.enqueue_rows(notifications)
+        # The money last: the floats' rows are locked from their debit to the commit only.
+        transactions = ledger.post_transactions(
+            [
+                ledger.Posting(
+                    kind=TransactionKind.ORDER_PAYMENT,
+                    entries=ordering._legs(done.order, done.payer, done.items, self.accounts),
+                    memo=f"{done.order.number} {done.order.kind}",
+                    idempotency_key=f"order:{done.order.pk}:payment",
+                    reference=done.order.number,
+                )
+                for done in accepted
+            ]
+        )
+        for done, txn in zip(accepted, transactions, strict=True):
+            done.order.ledger_transaction = txn
+        _set_column(Order, "ledger_transaction_id", [(o.pk, o.ledger_transaction_id) for o in orders])
+        Payment.objects.bulk_create(
+            [
+                Payment(
+                    order=done.order,
+                    method=done.order.payment_method,
+                    provider="",
+                    provider_reference="",
+                    amount_cents=done.order.total_cents,
+                    created_at=now,
+                    status=PaymentStatus.SUCCEEDED,
+                    ledger_transaction=done.order.ledger_transaction,
+                    completed_at=now,
+                )
+                for done in accepted
+            ]
+        )
 
     # --- later requests with a number already in the batch ------------------------------------
 
@@ -801,19 +818,18 @@ class _Promotions:
         return self.cache[plan_code]
 
 
-def _lock_floats(slugs: list[str]) -> dict[str, LedgerAccount]:
-    codes = [f"float:{slug}" for slug in slugs]
-    locked = {
+def _floats(slugs: list[str], *, lock: bool) -> dict[str, LedgerAccount]:
+    """The resellers' floats, read (a first try) or locked in id order (after a lost race)."""
+    accounts = LedgerAccount.objects.select_for_update() if lock else LedgerAccount.objects.all()
+    found = {
         account.code.removeprefix("float:"): account
-        for account in LedgerAccount.objects.select_for_update()
-        .filter(code__in=codes)
-        .order_by("id")
+        for account in accounts.filter(code__in=[f"float:{slug}" for slug in slugs]).order_by("id")
     }
-    missing = [slug for slug in slugs if slug not in locked]
-    for slug in missing:  # a float not opened yet (resellers open theirs when created)
-        ledger.reseller_float(slug)
-        locked[slug] = LedgerAccount.objects.select_for_update().get(code=f"float:{slug}")
-    return locked
+    for slug in slugs:
+        if slug not in found:  # not opened yet (resellers open theirs when created)
+            ledger.reseller_float(slug)
+            found[slug] = accounts.get(code=f"float:{slug}")
+    return found
 
 
 def _set_column(model: Any, column: str, pairs: list[tuple[int, Any]]) -> None:
