@@ -28,6 +28,7 @@ from django.db.models import BigIntegerField, Case, F, Value, When
 from django.utils import timezone
 
 from simcare.accounts.models import Subscriber
+from simcare.kit.bulk import insert_rows
 from simcare.kit.money import CURRENCY
 from simcare.stores.models import Store
 
@@ -119,18 +120,17 @@ def post_transactions(postings: Sequence[Posting]) -> list[LedgerTransaction]:
     if not postings:
         return []
     now = timezone.now()
-    transactions = LedgerTransaction.objects.bulk_create(
-        [
-            LedgerTransaction(
-                created_at=now,
-                kind=posting.kind,
-                memo=posting.memo,
-                reference=posting.reference,
-                idempotency_key=posting.idempotency_key or None,
-            )
-            for posting in postings
-        ]
-    )
+    transactions = [
+        LedgerTransaction(
+            created_at=now,
+            kind=posting.kind,
+            memo=posting.memo,
+            reference=posting.reference,
+            idempotency_key=posting.idempotency_key or None,
+        )
+        for posting in postings
+    ]
+    insert_rows(transactions, returning_pk=True)
     deltas: dict[int, int] = defaultdict(int)
     accounts: dict[int, LedgerAccount] = {}
     entries = []
@@ -144,7 +144,7 @@ def post_transactions(postings: Sequence[Posting]) -> list[LedgerTransaction]:
             if account.kind in CACHED_KINDS:
                 deltas[account.pk] += amount
                 accounts[account.pk] = account
-    LedgerEntry.objects.bulk_create(entries)
+    insert_rows(entries)
     balances = _move_cached_balances({pk: delta for pk, delta in deltas.items() if delta})
     for pk, balance in balances.items():
         accounts[pk].cached_balance_cents = balance

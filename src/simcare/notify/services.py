@@ -33,6 +33,7 @@ from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.utils import timezone
 
 from simcare.accounts.models import Subscriber, User
+from simcare.kit.bulk import insert_rows
 from simcare.lines.models import Line
 from simcare.notify import rendering
 from simcare.notify.models import Channel, DeliveryStatus, Notification, NotificationStatus
@@ -145,8 +146,7 @@ def notification_rows(
 def enqueue_rows(rows: list[Notification]) -> None:
     """Insert notification_rows' rows in one statement; a row whose dedupe key is already
     stored is skipped (as enqueue returns the stored row), in the caller's transaction."""
-    if rows:
-        Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    insert_rows(rows, ignore_conflicts=True)
 
 
 def enqueue_email_to_address(

@@ -65,6 +65,7 @@ from django.utils import timezone, translation
 from simcare.accounts.models import AuditEvent
 from simcare.accounts.services import audit_row
 from simcare.catalog.models import AddOn, Plan
+from simcare.kit.bulk import insert_rows
 from simcare.kit.phone import InvalidPhoneNumber, normalize_msisdn
 from simcare.kit.problems import DomainError
 from simcare.ledger import services as ledger
@@ -147,8 +148,11 @@ def place_reseller_orders(
     while pending:
         try:
             try:
+                import sys, time as _t; _w = _t.perf_counter()  # PROBE
                 with transaction.atomic():
                     answers, deferred = _Round(requests, pending, now, lock_floats=False).run()
+                    _x = _t.perf_counter()  # PROBE
+                sys.stderr.write(f"PROBE round {len(pending)} body {(_x-_w)*1000:.1f} commit {(_t.perf_counter()-_x)*1000:.1f}\n")  # PROBE
             except InsufficientFunds:
                 # Another transaction spent a float between this round's read of it and its
                 # debit: the round again, with the floats locked from the start.
@@ -574,11 +578,12 @@ class _Round:
 
     def _write(self, accepted: list[_Accepted]) -> None:
         now = self.now
-        orders = Order.objects.bulk_create([done.order for done in accepted])
+        orders = [done.order for done in accepted]
+        insert_rows(orders, returning_pk=True)
         for done in accepted:
             for item in done.items:
                 item.order = done.order
-        OrderItem.objects.bulk_create([item for done in accepted for item in done.items])
+        insert_rows([item for done in accepted for item in done.items])
         for done in accepted:
             done.claim.order = done.order
             done.order.reseller_order = done.claim
@@ -587,7 +592,7 @@ class _Round:
         lines = {done.order.line_id: done.order.line for done in renewals}
         if lines:
             _update_lines(list(lines.values()))
-        Bucket.objects.bulk_create([bucket for done in accepted for bucket in done.buckets])
+        insert_rows([bucket for done in accepted for bucket in done.buckets])
         audits = []
         events = []
         notifications: list[Notification] = []
@@ -677,15 +682,15 @@ class _Round:
             )
             self.answers[done.index] = Result(order=order, created=True)
         if events:
-            LineEvent.objects.bulk_create(events)
+            insert_rows(events)
         if lines:
             notify.cancel_queued_of_lines(
                 line_ids=list(lines), templates=lifecycle.STALE_AFTER_RENEWAL_TEMPLATES
             )
         if webhooks:
-            WebhookEvent.objects.bulk_create(webhooks)
-        Receipt.objects.bulk_create(receipt_rows)
-        AuditEvent.objects.bulk_create(audits)
+            insert_rows(webhooks)
+        insert_rows(receipt_rows)
+        insert_rows(audits)
         notify.enqueue_rows(notifications)
         # The money last: the floats' rows are locked from their debit to the commit only.
         transactions = ledger.post_transactions(
@@ -703,7 +708,7 @@ class _Round:
         for done, txn in zip(accepted, transactions, strict=True):
             done.order.ledger_transaction = txn
         _set_column(Order, "ledger_transaction_id", [(o.pk, o.ledger_transaction_id) for o in orders])
-        Payment.objects.bulk_create(
+        insert_rows(
             [
                 Payment(
                     order=done.order,
@@ -954,8 +959,10 @@ class Batcher:
 
     def _place(self, batch: list[_Ticket]) -> None:
         close_old_connections()
+        import sys, time as _t; _w = _t.perf_counter(); _c = _t.process_time()  # PROBE
         try:
             results = place_reseller_orders([ticket.request for ticket in batch])
+            sys.stderr.write(f"PROBE batch {len(batch)} wall {(_t.perf_counter()-_w)*1000:.1f} cpu {(_t.process_time()-_c)*1000:.1f}\n")  # PROBE
         except Exception as error:  # e.g. the database unreachable: every request hears it
             logger.exception("a batch of reseller orders failed")
             results = [Result(error=error) for _ticket in batch]
