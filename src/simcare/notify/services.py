@@ -144,9 +144,11 @@ def notification_rows(
 
 
 def enqueue_rows(rows: list[Notification]) -> None:
-    """Insert notification_rows' rows in one statement; a row whose dedupe key is already
-    stored is skipped (as enqueue returns the stored row), in the caller's transaction."""
-    insert_rows(rows, ignore_conflicts=True)
+    """Insert notification_rows' rows in one statement, in the caller's transaction. For
+    rows whose dedupe keys are new (made from rows of that transaction, like an order's
+    id): a key already stored fails the insert (IntegrityError), where enqueue would
+    return the stored row; the caller then does its work again through enqueue."""
+    insert_rows(rows)
 
 
 def enqueue_email_to_address(
