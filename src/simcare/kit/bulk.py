@@ -21,12 +21,53 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.models import Model
 from django.db.models.expressions import DatabaseDefault
 
 _SQLITE_MAX_PARAMETERS = 999
 _sequences: dict[str, str] = {}
+# Fields whose stored value is the Python value itself (exact classes: a subclass, like an
+# encrypted text field, prepares its own); the others go through get_db_prep_save.
+_AS_IS = (
+    models.AutoField,
+    models.BigAutoField,
+    models.BigIntegerField,
+    models.BooleanField,
+    models.CharField,
+    models.IntegerField,
+    models.PositiveBigIntegerField,
+    models.PositiveIntegerField,
+    models.PositiveSmallIntegerField,
+    models.SlugField,
+    models.SmallIntegerField,
+    models.TextField,
+    models.ForeignKey,
+    models.OneToOneField,
+)
+# psycopg adapts these itself (SQLite stores them as text through get_db_prep_save).
+_AS_IS_ON_POSTGRESQL = (models.DateTimeField, models.UUIDField)
+
+
+def _preparers(fields: list[Any], vendor: str, conn: Any) -> list[Any]:
+    as_is = _AS_IS + (_AS_IS_ON_POSTGRESQL if vendor == "postgresql" else ())
+    preparers: list[Any] = []
+    for field in fields:
+        if type(field) in as_is and (
+            not field.is_relation or type(field.target_field) in _AS_IS + (models.UUIDField,)
+        ):
+            preparers.append(None)
+        else:
+            preparers.append(lambda value, field=field: field.get_db_prep_save(value, conn))
+    return preparers
+
+
+def _values(obj: Model, fields: list[Any], preparers: list[Any]) -> list[Any]:
+    values = []
+    for field, prepare in zip(fields, preparers, strict=True):
+        value = getattr(obj, field.attname)
+        values.append(value if prepare is None else prepare(value))
+    return values
 
 
 def insert_rows(objs: Sequence[Model], *, returning_pk: bool = False) -> None:
@@ -35,13 +76,14 @@ def insert_rows(objs: Sequence[Model], *, returning_pk: bool = False) -> None:
     (db_default) on the first row is left to the database."""
     if not objs:
         return
-    if connection.vendor == "postgresql":
-        _copy(objs, returning_pk=returning_pk)
+    conn = connections[DEFAULT_DB_ALIAS]  # once: each access through django.db.connection costs
+    if conn.vendor == "postgresql":
+        _copy(conn, objs, returning_pk=returning_pk)
     else:
-        _insert(objs, returning_pk=returning_pk)
+        _insert(conn, objs, returning_pk=returning_pk)
     for obj in objs:
         obj._state.adding = False
-        obj._state.db = connection.alias
+        obj._state.db = conn.alias
 
 
 def _fields(obj: Model, *, with_pk: bool) -> list[Any]:
@@ -53,10 +95,10 @@ def _fields(obj: Model, *, with_pk: bool) -> list[Any]:
     ]
 
 
-def _copy(objs: Sequence[Model], *, returning_pk: bool) -> None:
+def _copy(conn: Any, objs: Sequence[Model], *, returning_pk: bool) -> None:
     meta = objs[0]._meta
-    quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
+    quote = conn.ops.quote_name
+    with conn.cursor() as cursor:
         if returning_pk:
             sequence = _sequences.get(meta.db_table)
             if sequence is None:
@@ -66,6 +108,7 @@ def _copy(objs: Sequence[Model], *, returning_pk: bool) -> None:
             for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
                 obj.pk = pk
         fields = _fields(objs[0], with_pk=returning_pk)
+        preparers = _preparers(fields, conn.vendor, conn)
         statement = (
             f"COPY {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "
             "FROM STDIN"
@@ -73,31 +116,26 @@ def _copy(objs: Sequence[Model], *, returning_pk: bool) -> None:
         started = time.monotonic()
         with cursor.cursor.copy(statement) as copy:
             for obj in objs:
-                copy.write_row(
-                    [field.get_db_prep_save(getattr(obj, field.attname), connection) for field in fields]
-                )
-        if connection.queries_logged:  # counted like the ORM's statements (tests, DEBUG)
-            connection.queries_log.append(
+                copy.write_row(_values(obj, fields, preparers))
+        if conn.queries_logged:  # counted like the ORM's statements (tests, DEBUG)
+            conn.queries_log.append(
                 {"sql": statement, "time": f"{time.monotonic() - started:.3f}"}
             )
 
 
-def _insert(objs: Sequence[Model], *, returning_pk: bool) -> None:
+def _insert(conn: Any, objs: Sequence[Model], *, returning_pk: bool) -> None:
     meta = objs[0]._meta
-    quote = connection.ops.quote_name
+    quote = conn.ops.quote_name
     fields = _fields(objs[0], with_pk=False)
+    preparers = _preparers(fields, conn.vendor, conn)
     columns = ", ".join(quote(field.column) for field in fields)
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     returning = f" RETURNING {quote(meta.pk.column)}" if returning_pk else ""
     chunk = max(1, _SQLITE_MAX_PARAMETERS // len(fields))
-    with connection.cursor() as cursor:
+    with conn.cursor() as cursor:
         for start in range(0, len(objs), chunk):
             part = objs[start : start + chunk]
-            params = [
-                field.get_db_prep_save(getattr(obj, field.attname), connection)
-                for obj in part
-                for field in fields
-            ]
+            params = [value for obj in part for value in _values(obj, fields, preparers)]
             cursor.execute(
                 f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "  # noqa: S608 (names from the model)
                 + ", ".join([row_sql] * len(part))
