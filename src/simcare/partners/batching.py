@@ -148,11 +148,8 @@ def place_reseller_orders(
     while pending:
         try:
             try:
-                import sys, time as _t; _w = _t.perf_counter()  # PROBE
                 with transaction.atomic():
                     answers, deferred = _Round(requests, pending, now, lock_floats=False).run()
-                    _x = _t.perf_counter()  # PROBE
-                sys.stderr.write(f"PROBE round {len(pending)} body {(_x-_w)*1000:.1f} commit {(_t.perf_counter()-_x)*1000:.1f}\n")  # PROBE
             except InsufficientFunds:
                 # Another transaction spent a float between this round's read of it and its
                 # debit: the round again, with the floats locked from the start.
@@ -959,10 +956,8 @@ class Batcher:
 
     def _place(self, batch: list[_Ticket]) -> None:
         close_old_connections()
-        import sys, time as _t; _w = _t.perf_counter(); _c = _t.process_time()  # PROBE
         try:
             results = place_reseller_orders([ticket.request for ticket in batch])
-            sys.stderr.write(f"PROBE batch {len(batch)} wall {(_t.perf_counter()-_w)*1000:.1f} cpu {(_t.process_time()-_c)*1000:.1f}\n")  # PROBE
         except Exception as error:  # e.g. the database unreachable: every request hears it
             logger.exception("a batch of reseller orders failed")
             results = [Result(error=error) for _ticket in batch]
