@@ -529,8 +529,6 @@ SIMCARE_WEB_THREADS = int(os.environ.get("SIMCARE_WEB_THREADS", "8"))
 # thread (the tests' default: the test client's transaction is not visible to another
 # connection). Up to SIMCARE_RESELLER_BATCH_SIZE orders a transaction; a request waits at
 # most SIMCARE_RESELLER_BATCH_TIMEOUT seconds for its answer (then 503 order_pending).
-SIMCARE_RESELLER_BATCH = os.environ.get(
-    "SIMCARE_RESELLER_BATCH", "inline" if TESTING else "thread"
-)
+SIMCARE_RESELLER_BATCH = os.environ.get("SIMCARE_RESELLER_BATCH", "inline" if TESTING else "thread")
 SIMCARE_RESELLER_BATCH_SIZE = int(os.environ.get("SIMCARE_RESELLER_BATCH_SIZE", "100"))
 SIMCARE_RESELLER_BATCH_TIMEOUT = float(os.environ.get("SIMCARE_RESELLER_BATCH_TIMEOUT", "30"))

@@ -69,9 +69,9 @@ def world(
     make_subscriber: Callable[..., Subscriber],
     make_line: Callable[..., Line],
 ) -> dict[str, Any]:
-    """Two resellers (one with a webhook, one with a float for a renewal and an add-on), a plan with a
-    wholesale price and a reactivation fee, an add-on, a promotion with a bonus add-on on
-    the reseller channel, and lines active, in grace and suspended."""
+    """Two resellers (one with a webhook, one with a float for a renewal and an add-on), a
+    plan with a wholesale price and a reactivation fee, an add-on, a promotion with a bonus
+    add-on on the reseller channel, and lines active, in grace and suspended."""
     with time_machine.travel(MOMENT - dt.timedelta(days=40), tick=False):
         plan = make_plan(code="talk30", price_cents=3500, reactivation_fee_cents=500)
         other = make_plan(code="old10", price_cents=1000, is_active=False)
@@ -192,7 +192,9 @@ def _rows(world: dict[str, Any]) -> dict[str, Any]:
             value = re.sub(r"SC-\d{7}", lambda match: numbers.get(match.group(0), "?"), value)
             value = re.sub(r"order:(\d+):", lambda m: f"order:{names[int(m.group(1))]}:", value)
             value = re.sub(r"/orders/(\d+)/", lambda m: f"/orders/{names[int(m.group(1))]}/", value)
-            value = re.sub(r"fulfilled:(\d+)", lambda m: f"fulfilled:{names[int(m.group(1))]}", value)
+            value = re.sub(
+                r"fulfilled:(\d+)", lambda m: f"fulfilled:{names[int(m.group(1))]}", value
+            )
         if isinstance(value, dict):
             return {key: _order_ref(key, text(item), names) for key, item in value.items()}
         if isinstance(value, list):
@@ -333,7 +335,8 @@ def test_duplicates_in_one_batch_follow_the_first(
         "unknown_plan",
         "unknown_plan",
     ]
-    assert results[0].order is not None and results[1].order is not None
+    assert results[0].order is not None
+    assert results[1].order is not None
     assert results[0].order.pk == results[1].order.pk
     assert Order.objects.count() == 1
     assert ResellerOrder.objects.count() == 1
@@ -415,8 +418,10 @@ def test_concurrent_orders_through_the_batcher_thread(
     # given: two resellers, one with a float for three orders
     rich = make_reseller("rich", rate_limit_per_second=1000)
     poor = make_reseller("poor", rate_limit_per_second=1000)
-    keys = {reseller.slug: services.issue_api_key(reseller, acting_user=None)[1]
-            for reseller in (rich, poor)}
+    keys = {
+        reseller.slug: services.issue_api_key(reseller, acting_user=None)[1]
+        for reseller in (rich, poor)
+    }
     fund(rich, 100_000)
     fund(poor, 3 * 3955)
     lines = [make_line(make_subscriber(), plan) for _ in range(4)]
@@ -440,7 +445,9 @@ def test_concurrent_orders_through_the_batcher_thread(
 
     # then: the rich reseller's six placed, three of the poor one's, the rest refused
     assert sorted(results) == sorted(
-        [("rich", 201, "")] * 6 + [("poor", 201, "")] * 3 + [("poor", 422, "insufficient_float")] * 3
+        [("rich", 201, "")] * 6
+        + [("poor", 201, "")] * 3
+        + [("poor", 422, "insufficient_float")] * 3
     )
     assert services.float_balance_cents(rich) == 100_000 - 6 * 3955
     assert services.float_balance_cents(poor) == 0

@@ -45,6 +45,7 @@ def batch_mode(request: pytest.FixtureRequest, settings: Any) -> Iterator[str]:
     yield request.param
     batching.shutdown()
 
+
 TOTAL = 3955  # the plan fixture's $35.00 (no wholesale price set) plus 13% HST
 
 

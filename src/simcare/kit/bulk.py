@@ -50,11 +50,11 @@ _AS_IS_ON_POSTGRESQL = (models.DateTimeField, models.UUIDField)
 
 
 def _preparers(fields: list[Any], vendor: str, conn: Any) -> list[Any]:
-    as_is = _AS_IS + (_AS_IS_ON_POSTGRESQL if vendor == "postgresql" else ())
+    as_is = (*_AS_IS, *(_AS_IS_ON_POSTGRESQL if vendor == "postgresql" else ()))
     preparers: list[Any] = []
     for field in fields:
         if type(field) in as_is and (
-            not field.is_relation or type(field.target_field) in _AS_IS + (models.UUIDField,)
+            not field.is_relation or type(field.target_field) in (*_AS_IS, models.UUIDField)
         ):
             preparers.append(None)
         else:
@@ -102,7 +102,9 @@ def _copy(conn: Any, objs: Sequence[Model], *, returning_pk: bool) -> None:
         if returning_pk:
             sequence = _sequences.get(meta.db_table)
             if sequence is None:
-                cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [meta.db_table, meta.pk.column])
+                cursor.execute(
+                    "SELECT pg_get_serial_sequence(%s, %s)", [meta.db_table, meta.pk.column]
+                )
                 sequence = _sequences[meta.db_table] = cursor.fetchone()[0]
             cursor.execute("SELECT nextval(%s) FROM generate_series(1, %s)", [sequence, len(objs)])
             for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
@@ -118,9 +120,7 @@ def _copy(conn: Any, objs: Sequence[Model], *, returning_pk: bool) -> None:
             for obj in objs:
                 copy.write_row(_values(obj, fields, preparers))
         if conn.queries_logged:  # counted like the ORM's statements (tests, DEBUG)
-            conn.queries_log.append(
-                {"sql": statement, "time": f"{time.monotonic() - started:.3f}"}
-            )
+            conn.queries_log.append({"sql": statement, "time": f"{time.monotonic() - started:.3f}"})
 
 
 def _insert(conn: Any, objs: Sequence[Model], *, returning_pk: bool) -> None:

@@ -111,9 +111,9 @@ def post_transactions(postings: Sequence[Posting]) -> list[LedgerTransaction]:
     primary-key order, under their row locks to the commit). Refuses like post_transaction
     (EmptyTransaction, InvalidEntry, UnbalancedTransaction, InsufficientFunds), all or
     nothing (no savepoint of its own: called inside a transaction, a refusal fails that
-    transaction, as the caller's batch wants). Idempotency keys must be new: one seen before fails the insert
-    (IntegrityError) instead of returning the first transaction; callers give keys made
-    from rows of their own transaction (an order's id).
+    transaction, as the caller's batch wants). Idempotency keys must be new: one seen
+    before fails the insert (IntegrityError) instead of returning the first transaction;
+    callers give keys made from rows of their own transaction (an order's id).
     """
     for posting in postings:
         _check_shape(posting.kind, list(posting.entries))

@@ -54,7 +54,7 @@ import datetime as dt
 import logging
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,7 +62,6 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone, translation
 
-from simcare.accounts.models import AuditEvent
 from simcare.accounts.services import audit_row
 from simcare.catalog.models import AddOn, Plan
 from simcare.kit.bulk import insert_rows
@@ -156,8 +155,9 @@ def place_reseller_orders(
                 with transaction.atomic():
                     answers, deferred = _Round(requests, pending, now, lock_floats=True).run()
         except Exception:
-            logger.exception("a batch of %d reseller orders failed; placing them one by one",
-                             len(pending))
+            logger.exception(
+                "a batch of %d reseller orders failed; placing them one by one", len(pending)
+            )
             answers = {index: _one_by_one(requests[index], now) for index in pending}
             deferred = []
         for index, answer in answers.items():
@@ -389,7 +389,14 @@ class _Round:
             with translation.override(request.language):
                 try:
                     order = self._order(
-                        request, reseller, numbers[index], plans, prices, addons, lines, promotions
+                        request,
+                        reseller,
+                        numbers[index],
+                        plans=plans,
+                        prices=prices,
+                        addons=addons,
+                        lines=lines,
+                        promotions=promotions,
                     )
                 except DomainError as refusal:
                     self.answers[index] = Result(error=refusal)
@@ -409,7 +416,14 @@ class _Round:
             claim = claims[index]
             claim.reseller = reseller
             accepted.append(
-                self._fulfil(index, request, claim, order, payer, order.promotion)
+                self._fulfil(
+                    index,
+                    request=request,
+                    claim=claim,
+                    order=order,
+                    payer=payer,
+                    promotion=order.promotion,
+                )
             )
         self.accounts = accounts
         return accepted
@@ -419,6 +433,7 @@ class _Round:
         request: OrderRequest,
         reseller: Reseller,
         number: str | None,
+        *,
         plans: dict[str, Plan],
         prices: dict[tuple[int, int], int],
         addons: dict[str, AddOn],
@@ -469,7 +484,9 @@ class _Round:
             unit_price_cents=unit_price,
         )
         promotion = (
-            promotions.applicable(plan.code) if promotions is not None and plan is not None else None
+            promotions.applicable(plan.code)
+            if promotions is not None and plan is not None
+            else None
         )
         province = ordering._province(subscriber, None)
         quote = pricing.price(
@@ -515,6 +532,7 @@ class _Round:
     def _fulfil(
         self,
         index: int,
+        *,
         request: OrderRequest,
         claim: ResellerOrder,
         order: Order,
@@ -574,7 +592,6 @@ class _Round:
     # --- 5. the writes ------------------------------------------------------------------------
 
     def _write(self, accepted: list[_Accepted]) -> None:
-        now = self.now
         orders = [done.order for done in accepted]
         insert_rows(orders, returning_pk=True)
         for done in accepted:
@@ -586,10 +603,20 @@ class _Round:
             done.order.reseller_order = done.claim
         _set_column(ResellerOrder, "order_id", [(d.claim.pk, d.order.pk) for d in accepted])
         renewals = [done for done in accepted if done.renewal is not None]
-        lines = {done.order.line_id: done.order.line for done in renewals}
+        lines: dict[int, Line] = {}
+        for done in renewals:
+            assert done.order.line is not None  # noqa: S101
+            lines[done.order.line.pk] = done.order.line
         if lines:
             _update_lines(list(lines.values()))
         insert_rows([bucket for done in accepted for bucket in done.buckets])
+        self._write_records(accepted, renewed_lines=list(lines))
+        # The money last: the floats' rows are locked from their debit to the commit only.
+        self._write_money(accepted)
+
+    def _write_records(self, accepted: list[_Accepted], *, renewed_lines: list[int]) -> None:
+        """The line history, audit events, webhook events, receipts and notifications."""
+        now = self.now
         audits = []
         events = []
         notifications: list[Notification] = []
@@ -651,7 +678,9 @@ class _Round:
             webhook = services.order_event_row(order, "order.fulfilled", done.claim.reseller)
             if webhook is not None:
                 webhooks.append(webhook)
-            receipt = Receipt(order=order, language=order.subscriber.user.language or order.language)
+            subscriber = order.subscriber
+            assert subscriber is not None  # noqa: S101
+            receipt = Receipt(order=order, language=subscriber.user.language or order.language)
             receipt_rows.append(receipt)
             audits.append(
                 audit_row(
@@ -665,7 +694,7 @@ class _Round:
             )
             notifications += notify.notification_rows(
                 "order.fulfilled",
-                recipient=order.subscriber.user,
+                recipient=subscriber.user,
                 line=line,
                 context={
                     "order_id": order.pk,
@@ -680,16 +709,21 @@ class _Round:
             self.answers[done.index] = Result(order=order, created=True)
         if events:
             insert_rows(events)
-        if lines:
+        if renewed_lines:
             notify.cancel_queued_of_lines(
-                line_ids=list(lines), templates=lifecycle.STALE_AFTER_RENEWAL_TEMPLATES
+                line_ids=renewed_lines, templates=lifecycle.STALE_AFTER_RENEWAL_TEMPLATES
             )
         if webhooks:
             insert_rows(webhooks)
         insert_rows(receipt_rows)
         insert_rows(audits)
         notify.enqueue_rows(notifications)
-        # The money last: the floats' rows are locked from their debit to the commit only.
+
+    def _write_money(self, accepted: list[_Accepted]) -> None:
+        """The ledger transactions (the floats debited), the orders' link to them, the
+        payments."""
+        now = self.now
+        orders = [done.order for done in accepted]
         transactions = ledger.post_transactions(
             [
                 ledger.Posting(
@@ -704,7 +738,9 @@ class _Round:
         )
         for done, txn in zip(accepted, transactions, strict=True):
             done.order.ledger_transaction = txn
-        _set_column(Order, "ledger_transaction_id", [(o.pk, o.ledger_transaction_id) for o in orders])
+        _set_column(
+            Order, "ledger_transaction_id", [(o.pk, o.ledger_transaction_id) for o in orders]
+        )
         insert_rows(
             [
                 Payment(
@@ -747,7 +783,8 @@ class _Round:
                 with translation.override(request.language):
                     error = answer.error
                     assert isinstance(error, DomainError)  # noqa: S101
-                    self.answers[index] = Result(error=type(error)(**error.details))
+                    details: dict[str, Any] = dict(error.details)
+                    self.answers[index] = Result(error=type(error)(None, **details))
             else:
                 self.deferred.append(index)
 
@@ -854,7 +891,7 @@ def _set_column(model: Any, column: str, pairs: list[tuple[int, Any]]) -> None:
 def _update_lines(lines: list[Line]) -> None:
     """renew_line_period's save of each line (plan, period, state), one statement."""
     adapt = connection.ops.adapt_datetimefield_value
-    columns = {
+    columns: dict[str, Callable[[Line], Any]] = {
         "plan_id": lambda line: line.plan_id,
         "period_start": lambda line: adapt(line.period_start),
         "period_end": lambda line: adapt(line.period_end),
@@ -983,7 +1020,7 @@ def batcher() -> Batcher:
 
 def shutdown() -> None:
     """Stop this process's batcher (tests, a shutdown); the next order starts a new one."""
-    global _batcher  # noqa: PLW0603
+    global _batcher
     with _batcher_lock:
         current, _batcher = _batcher, None
     if current is not None:
@@ -1004,4 +1041,3 @@ def place(request: OrderRequest) -> tuple[Order, bool]:
         with translation.override(request.language):
             raise errors.OrderPending() from None
     return result.unwrap()
-
