@@ -480,3 +480,32 @@ def test_a_refusal_from_the_batcher_thread_is_in_the_requests_language(
     assert unknown.json()["code"] == errors.UnknownPlan.code
     assert unknown.json()["detail"] == "没有使用此代码的在售套餐或附加包。"
     assert Order.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_order_not_answered_in_time_is_503_and_the_same_number_again_returns_it(
+    threaded_batches: None,
+    settings: Any,
+    reseller: Reseller,
+    reseller_api: ApiClient,
+    plan: Plan,
+    line: Line,
+) -> None:
+    fund(reseller, 10_000)
+    body = {
+        "external_order_no": "SLOW-1",
+        "kind": "renewal",
+        "msisdn": line.msisdn,
+        "plan_code": plan.code,
+    }
+    settings.SIMCARE_RESELLER_BATCH_TIMEOUT = 1e-9  # no batch answers that fast
+
+    pending = reseller_api.post("/api/v1/orders", body)
+    settings.SIMCARE_RESELLER_BATCH_TIMEOUT = 30
+    again = reseller_api.post("/api/v1/orders", body)
+
+    assert pending.status_code == 503
+    assert pending.json()["code"] == errors.OrderPending.code
+    assert again.status_code == 200  # placed by the first request's batch
+    assert Order.objects.get().pk == again.json()["id"]
+    assert services.float_balance_cents(reseller) == 10_000 - 3955
