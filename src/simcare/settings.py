@@ -532,3 +532,6 @@ SIMCARE_WEB_THREADS = int(os.environ.get("SIMCARE_WEB_THREADS", "8"))
 SIMCARE_RESELLER_BATCH = os.environ.get("SIMCARE_RESELLER_BATCH", "inline" if TESTING else "thread")
 SIMCARE_RESELLER_BATCH_SIZE = int(os.environ.get("SIMCARE_RESELLER_BATCH_SIZE", "100"))
 SIMCARE_RESELLER_BATCH_TIMEOUT = float(os.environ.get("SIMCARE_RESELLER_BATCH_TIMEOUT", "30"))
+# Under load (the last batch had several orders) a batch waits up to this many milliseconds
+# for as many requests as the last one had; an idle server places a lone order at once.
+SIMCARE_RESELLER_BATCH_WAIT_MS = float(os.environ.get("SIMCARE_RESELLER_BATCH_WAIT_MS", "3"))

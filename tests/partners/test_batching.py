@@ -483,8 +483,8 @@ def test_a_refusal_from_the_batcher_thread_is_in_the_requests_language(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("threaded_batches")
 def test_an_order_not_answered_in_time_is_503_and_the_same_number_again_returns_it(
-    threaded_batches: None,
     settings: Any,
     reseller: Reseller,
     reseller_api: ApiClient,

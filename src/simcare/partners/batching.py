@@ -43,9 +43,11 @@ subscriber from stock each) always take the per-order path.
 The Batcher serves the HTTP API: a daemon thread per process with its own
 database connection takes whatever requests are queued (up to
 SIMCARE_RESELLER_BATCH_SIZE) and places them as one batch while the next ones
-queue; a request thread waits for its answer. No window, no sleep: an idle
-server places a lone order at once, a busy one forms batches while the previous
-batch runs.
+queue; a request thread waits for its answer. An idle server places a lone
+order at once; a busy one forms batches while the previous batch runs, and a
+batch after one of several orders waits up to SIMCARE_RESELLER_BATCH_WAIT_MS
+for as many (without it, batches alternated between one order, the first
+answered client's next, and the rest).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ import datetime as dt
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -935,8 +938,13 @@ class _Ticket:
 class Batcher:
     """A daemon thread placing the queued requests in batches of up to `size`."""
 
-    def __init__(self, *, size: int) -> None:
+    def __init__(self, *, size: int, wait: float = 0.0) -> None:
         self.size = size
+        self.wait = wait
+        # The last batch's size: under load, the next batch waits up to `wait` seconds for
+        # as many requests (its clients' next orders), instead of alternating between a
+        # batch of one (the first answered client's next order) and one of the rest.
+        self._last_size = 0
         self._queue: queue.SimpleQueue[_Ticket | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -976,15 +984,21 @@ class Batcher:
                     return
                 batch = [first]
                 stop = False
+                expected = min(self.size, self._last_size)
+                deadline = time.monotonic() + self.wait
                 while len(batch) < self.size:
                     try:
-                        ticket = self._queue.get_nowait()
+                        if len(batch) < expected:
+                            ticket = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                        else:
+                            ticket = self._queue.get_nowait()
                     except queue.Empty:
                         break
                     if ticket is None:
                         stop = True
                         break
                     batch.append(ticket)
+                self._last_size = len(batch)
                 self._place(batch)
                 if stop:
                     return
@@ -1014,7 +1028,10 @@ def batcher() -> Batcher:
     global _batcher  # noqa: PLW0603
     with _batcher_lock:
         if _batcher is None:
-            _batcher = Batcher(size=settings.SIMCARE_RESELLER_BATCH_SIZE)
+            _batcher = Batcher(
+                size=settings.SIMCARE_RESELLER_BATCH_SIZE,
+                wait=settings.SIMCARE_RESELLER_BATCH_WAIT_MS / 1000,
+            )
         return _batcher
 
 
