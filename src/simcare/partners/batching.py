@@ -1044,6 +1044,15 @@ def shutdown() -> None:
         current.stop()
 
 
+def _release_connection() -> None:
+    """Give the request thread's pooled connection back before waiting for the batcher: a
+    request that read the database (its API key's lookup) would otherwise hold it while
+    waiting, and with more request threads than the pool has connections the batcher
+    itself would wait for one (PostgreSQL's pool, settings.SIMCARE_DB_POOL_SIZE)."""
+    if connection.settings_dict.get("OPTIONS", {}).get("pool") and not connection.in_atomic_block:
+        connection.close()
+
+
 def place(request: OrderRequest) -> tuple[Order, bool]:
     """The API's way in: the order placed in a batch by this process's batcher (or in this
     thread when SIMCARE_RESELLER_BATCH is "inline", the tests' default); (order, created),
@@ -1052,6 +1061,7 @@ def place(request: OrderRequest) -> tuple[Order, bool]:
         return _one_by_one(request, timezone.now()).unwrap()
     if settings.SIMCARE_RESELLER_BATCH == "inline":
         return place_reseller_orders([request])[0].unwrap()
+    _release_connection()
     try:
         result = batcher().submit(request, timeout=settings.SIMCARE_RESELLER_BATCH_TIMEOUT)
     except BatchTimeout:
