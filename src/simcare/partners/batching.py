@@ -21,14 +21,17 @@ A batch (place_reseller_orders), in order:
    in opposite orders; a number claimed before answers with its order (same body,
    200) or idempotency_conflict, read in one query;
 3. the plans with the resellers' prices, the add-ons, the promotions, the lines
-   (locked: one SELECT … FOR UPDATE, in id order), the floats (locked the same
-   way) and the system accounts: one query each;
+   (locked: one SELECT … FOR UPDATE, in id order), the floats (read, not locked)
+   and the system accounts: one query each;
 4. the walk, in arrival order and in memory: each order checked as the
    per-order path checks it, priced, accepted while its float covers it (a
    refused order writes nothing: its claim is deleted), and its line renewed in
    memory so two renewals of one line in a batch extend it twice;
-5. the writes: one statement per table for the accepted orders, the floats'
-   cached balances moved last.
+5. the writes: one statement per table for the accepted orders (kit.bulk:
+   COPY on PostgreSQL), the money last (ledger.post_transactions): each float's
+   debit is an UPDATE … RETURNING that locks its row to the commit and checks
+   the balance again; a float spent meanwhile by another transaction fails the
+   round, which runs again with the floats locked at step 3.
 
 Later requests with a number already in the batch follow the first: its order
 (same body) or idempotency_conflict; after a refusal, a later request with another
