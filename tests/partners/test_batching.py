@@ -415,7 +415,9 @@ def test_concurrent_orders_through_the_batcher_thread(
     make_subscriber: Callable[..., Subscriber],
     make_line: Callable[..., Line],
 ) -> None:
-    # given: two resellers, one with a float for three orders
+    # given: two resellers, one with a float for three orders (every ledger invariant is
+    # checked after: transactions sum to zero, cached balances are their entries' sums, no
+    # float below its limit)
     rich = make_reseller("rich", rate_limit_per_second=1000)
     poor = make_reseller("poor", rate_limit_per_second=1000)
     keys = {
@@ -428,26 +430,27 @@ def test_concurrent_orders_through_the_batcher_thread(
     period_ends = {line.pk: line.period_end for line in lines}
 
     def order(index: int) -> tuple[str, int, str]:
-        slug = "rich" if index % 2 else "poor"
+        slug = "rich" if index % 2 or index >= 12 else "poor"
         response = ApiClient(keys[slug]).post(
             "/api/v1/orders",
             {
                 "external_order_no": f"O-{index}",
                 "kind": "renewal",
                 "msisdn": lines[index % 4].msisdn,
-                "plan_code": plan.code,
+                "plan_code": plan.code if index < 12 else "nope",
             },
         )
         return slug, response.status_code, response.json().get("code", "")
 
-    # when: 12 orders at once, 6 each
-    results = at_once(order, 12)
+    # when: 15 orders at once: 6 renewals each, and 3 of an unknown plan
+    results = at_once(order, 15)
 
     # then: the rich reseller's six placed, three of the poor one's, the rest refused
     assert sorted(results) == sorted(
         [("rich", 201, "")] * 6
         + [("poor", 201, "")] * 3
         + [("poor", 422, "insufficient_float")] * 3
+        + [("rich", 422, "unknown_plan")] * 3
     )
     assert services.float_balance_cents(rich) == 100_000 - 6 * 3955
     assert services.float_balance_cents(poor) == 0
