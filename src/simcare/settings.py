@@ -527,3 +527,15 @@ SIMCARE_WEBHOOK_ALLOW_PRIVATE = _env_flag("SIMCARE_WEBHOOK_ALLOW_PRIVATE")
 # Threads per web process that run requests (each keeps one database connection): more
 # requests in flight wait for one. Connections <= workers * (threads + 1).
 SIMCARE_WEB_THREADS = int(os.environ.get("SIMCARE_WEB_THREADS", "8"))
+# --- Reseller orders in batches (simcare.partners.batching) ------------------------------------
+# "thread": each web process places reseller renewals and add-ons in batches, in one thread
+# with its own database connection (one more per process); "inline": each in its request's
+# thread (the tests' default: the test client's transaction is not visible to another
+# connection). Up to SIMCARE_RESELLER_BATCH_SIZE orders a transaction; a request waits at
+# most SIMCARE_RESELLER_BATCH_TIMEOUT seconds for its answer (then 503 order_pending).
+SIMCARE_RESELLER_BATCH = os.environ.get("SIMCARE_RESELLER_BATCH", "inline" if TESTING else "thread")
+SIMCARE_RESELLER_BATCH_SIZE = int(os.environ.get("SIMCARE_RESELLER_BATCH_SIZE", "100"))
+SIMCARE_RESELLER_BATCH_TIMEOUT = float(os.environ.get("SIMCARE_RESELLER_BATCH_TIMEOUT", "30"))
+# Under load (the last batch had several orders) a batch waits up to this many milliseconds
+# for as many requests as the last one had; an idle server places a lone order at once.
+SIMCARE_RESELLER_BATCH_WAIT_MS = float(os.environ.get("SIMCARE_RESELLER_BATCH_WAIT_MS", "3"))

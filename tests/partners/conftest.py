@@ -4,7 +4,7 @@ funded through the ledger, eSIM stock to activate from."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +13,7 @@ from simcare.accounts.models import Subscriber
 from simcare.catalog.models import Plan
 from simcare.kit.iccid import make_iccid
 from simcare.lines.models import Line, Number, SimCard, SimKind
-from simcare.partners import services
+from simcare.partners import batching, services
 from simcare.partners.models import Reseller
 from tests.api.conftest import ApiClient, fund_wallet, make_line  # noqa: F401  (fixtures)
 
@@ -84,3 +84,15 @@ def esim_stock(db: Any) -> Callable[[int], None]:
 def line(subscriber: Subscriber, plan: Plan, make_line: Callable[..., Line]) -> Line:  # noqa: F811
     """A live line of the subscriber on the plan fixture, for resellers to renew."""
     return make_line(subscriber, plan)
+
+
+@pytest.fixture
+def threaded_batches(settings: Any) -> Iterator[None]:
+    """The API's orders placed by this process's batcher thread, as under `simcare serve`
+    (the tests' default places each in its request's thread); the thread is stopped and
+    its connection closed afterwards. Needs a database other connections see
+    (django_db(transaction=True))."""
+    settings.SIMCARE_RESELLER_BATCH = "thread"
+    batching.shutdown()
+    yield
+    batching.shutdown()

@@ -1,11 +1,13 @@
 """Reseller orders racing over HTTP on PostgreSQL: one external_order_no sent 20 times at once
 (one order, one debit), a float that covers one of eight, and many orders from several
-resellers at once (all complete, every ledger invariant holds)."""
+resellers at once (all complete, every ledger invariant holds); each with the orders placed
+in their request threads and through the batcher thread."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -18,7 +20,7 @@ from simcare.ledger import services as ledger
 from simcare.ledger.models import LedgerEntry, LedgerTransaction
 from simcare.lines.models import Line
 from simcare.orders.models import Order
-from simcare.partners import services
+from simcare.partners import batching, services
 from simcare.partners.models import Reseller, ResellerOrder
 from tests.api.conftest import ApiClient
 from tests.api.test_renew_concurrency import at_once
@@ -31,6 +33,19 @@ pytestmark = [
 ]
 
 REQUESTS = 20
+
+
+@pytest.fixture(autouse=True, params=["inline", "thread"])
+def batch_mode(request: pytest.FixtureRequest, settings: Any) -> Iterator[str]:
+    """Each race twice: every order in its request's thread (a batch of one each, the
+    rows racing in PostgreSQL), and through the process's batcher thread (the requests
+    meeting in batches, as under `simcare serve`)."""
+    settings.SIMCARE_RESELLER_BATCH = request.param
+    batching.shutdown()
+    yield request.param
+    batching.shutdown()
+
+
 TOTAL = 3955  # the plan fixture's $35.00 (no wholesale price set) plus 13% HST
 
 

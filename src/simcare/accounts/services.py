@@ -26,8 +26,22 @@ def record_audit(
     actor_label: str | None = None,
     **data: Any,
 ) -> AuditEvent:
+    audit = audit_row(action, actor=actor, target=target, actor_label=actor_label, **data)
+    audit.save(force_insert=True)
+    return audit
+
+
+def audit_row(
+    action: str,
+    *,
+    actor: User | None,
+    target: Any,
+    actor_label: str | None = None,
+    **data: Any,
+) -> AuditEvent:
+    """record_audit's row, not saved (a batch inserts many at once with bulk_create)."""
     label = actor_label or (actor.get_username() if actor is not None else "system")
-    return AuditEvent.objects.create(
+    return AuditEvent(
         actor=actor,
         actor_label=label,
         action=action,

@@ -21,12 +21,14 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import BigIntegerField, Case, F, Value, When
 from django.utils import timezone
 
 from simcare.accounts.models import Subscriber
+from simcare.kit.bulk import insert_rows
 from simcare.kit.money import CURRENCY
 from simcare.stores.models import Store
 
@@ -86,6 +88,67 @@ def post_transaction(
     return _post(
         kind=kind, legs=legs, memo=memo, idempotency_key=key, reference=reference, reverses=None
     )
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One transaction of post_transactions: what post_transaction takes, as a value."""
+
+    kind: str
+    entries: Sequence[Leg]
+    memo: str = ""
+    idempotency_key: str | None = None
+    reference: str = ""
+
+
+@transaction.atomic(savepoint=False)
+def post_transactions(postings: Sequence[Posting]) -> list[LedgerTransaction]:
+    """Post many balanced transactions at once (a batch of orders): the same rules as
+    post_transaction, in a bounded number of statements whatever their number.
+
+    The transactions, then all their entries, are inserted in one statement each, and the
+    cached balances of the touched accounts move last (as in post_transaction: in
+    primary-key order, under their row locks to the commit). Refuses like post_transaction
+    (EmptyTransaction, InvalidEntry, UnbalancedTransaction, InsufficientFunds), all or
+    nothing (no savepoint of its own: called inside a transaction, a refusal fails that
+    transaction, as the caller's batch wants). Idempotency keys must be new: one seen
+    before fails the insert (IntegrityError) instead of returning the first transaction;
+    callers give keys made from rows of their own transaction (an order's id).
+    """
+    for posting in postings:
+        _check_shape(posting.kind, list(posting.entries))
+    if not postings:
+        return []
+    now = timezone.now()
+    transactions = [
+        LedgerTransaction(
+            created_at=now,
+            kind=posting.kind,
+            memo=posting.memo,
+            reference=posting.reference,
+            idempotency_key=posting.idempotency_key or None,
+        )
+        for posting in postings
+    ]
+    insert_rows(transactions, returning_pk=True)
+    deltas: dict[int, int] = defaultdict(int)
+    accounts: dict[int, LedgerAccount] = {}
+    entries = []
+    for txn, posting in zip(transactions, postings, strict=True):
+        for account, amount in posting.entries:
+            entries.append(
+                LedgerEntry(
+                    transaction=txn, account_id=account.pk, amount_cents=amount, created_at=now
+                )
+            )
+            if account.kind in CACHED_KINDS:
+                deltas[account.pk] += amount
+                accounts[account.pk] = account
+    insert_rows(entries)
+    balances = _move_cached_balances({pk: delta for pk, delta in deltas.items() if delta})
+    for pk, balance in balances.items():
+        accounts[pk].cached_balance_cents = balance
+    return transactions
 
 
 @transaction.atomic

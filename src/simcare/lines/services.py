@@ -90,12 +90,21 @@ def plan_buckets(
     line: Line, plan: Plan, *, starts_at: dt.datetime, expires_at: dt.datetime
 ) -> list[Bucket]:
     """The plan's allowances for one period: data in KB, voice in minutes, SMS in messages."""
+    return Bucket.objects.bulk_create(
+        plan_bucket_rows(line, plan, starts_at=starts_at, expires_at=expires_at)
+    )
+
+
+def plan_bucket_rows(
+    line: Line, plan: Plan, *, starts_at: dt.datetime, expires_at: dt.datetime
+) -> list[Bucket]:
+    """plan_buckets' rows, not saved (a batch of renewals inserts many lines' at once)."""
     allowances = (
         (UsageKind.DATA, None if plan.data_mb is None else plan.data_mb * 1024),
         (UsageKind.VOICE, plan.voice_minutes),
         (UsageKind.SMS, plan.sms_messages),
     )
-    return Bucket.objects.bulk_create(
+    return [
         Bucket(
             line=line,
             kind=kind,
@@ -106,7 +115,7 @@ def plan_buckets(
             expires_at=expires_at,
         )
         for kind, total in allowances
-    )
+    ]
 
 
 def _epoch(moment: dt.datetime) -> int:

@@ -33,6 +33,7 @@ from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.utils import timezone
 
 from simcare.accounts.models import Subscriber, User
+from simcare.kit.bulk import insert_rows
 from simcare.lines.models import Line
 from simcare.notify import rendering
 from simcare.notify.models import Channel, DeliveryStatus, Notification, NotificationStatus
@@ -105,6 +106,51 @@ def enqueue(
     return rows
 
 
+def notification_rows(
+    template: str,
+    *,
+    recipient: User,
+    line: Line | None = None,
+    context: dict[str, Any] | None = None,
+    dedupe_key: str | None = None,
+    channels: tuple[str, ...] = DEFAULT_CHANNELS,
+    reference_at: dt.datetime | None = None,
+    now: dt.datetime,
+) -> list[Notification]:
+    """The rows `enqueue` would store, not saved: a batch of orders stores many at once with
+    enqueue_rows."""
+    rendering.get_template(template)
+    stored_context = _jsonable(context)
+    rows = []
+    for channel in channels:
+        if channel not in Channel.values:
+            raise ValueError(f"unknown channel {channel!r}")
+        rows.append(
+            Notification(
+                created_at=now,
+                send_after=now,
+                recipient=recipient,
+                channel=channel,
+                template=template,
+                language=recipient.language,
+                line=line,
+                reference_at=reference_at,
+                context=stored_context,
+                status=NotificationStatus.QUEUED,
+                dedupe_key=None if dedupe_key is None else channel_dedupe_key(dedupe_key, channel),
+            )
+        )
+    return rows
+
+
+def enqueue_rows(rows: list[Notification]) -> None:
+    """Insert notification_rows' rows in one statement, in the caller's transaction. For
+    rows whose dedupe keys are new (made from rows of that transaction, like an order's
+    id): a key already stored fails the insert (IntegrityError), where enqueue would
+    return the stored row; the caller then does its work again through enqueue."""
+    insert_rows(rows)
+
+
 def enqueue_email_to_address(
     template: str,
     *,
@@ -142,8 +188,13 @@ def enqueue_email_to_address(
 
 def cancel_queued(*, line: Line, templates: frozenset[str] | set[str]) -> int:
     """Cancel the line's still-queued notifications of these templates; returns how many."""
+    return cancel_queued_of_lines(line_ids=[line.pk], templates=templates)
+
+
+def cancel_queued_of_lines(*, line_ids: list[int], templates: frozenset[str] | set[str]) -> int:
+    """cancel_queued for several lines in one statement."""
     return Notification.objects.filter(
-        line=line, status=NotificationStatus.QUEUED, template__in=sorted(templates)
+        line_id__in=line_ids, status=NotificationStatus.QUEUED, template__in=sorted(templates)
     ).update(status=NotificationStatus.CANCELLED, last_error="cancelled: superseded")
 
 

@@ -14,6 +14,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils import translation
 from ninja import Field, Router, Schema
 from ninja.pagination import PageNumberPagination, paginate
 from ninja.params.functions import Query as QueryParam
@@ -27,7 +28,7 @@ from simcare.kit.problems import NotFound
 from simcare.lines import esim
 from simcare.lines.errors import NotAnEsim
 from simcare.orders.models import Order
-from simcare.partners import services
+from simcare.partners import batching, services
 from simcare.partners.models import Reseller, ResellerApiKey, WebhookEvent
 
 Row = TypeVar("Row", bound=Model)
@@ -149,7 +150,7 @@ class ResellerOrderOut(Schema):
     response={
         200: ResellerOrderOut,
         201: ResellerOrderOut,
-        **problem_responses(400, 401, 409, 422, 429),
+        **problem_responses(400, 401, 409, 422, 429, 503),
     },
     summary="Place an order paid from your float",
     description=(
@@ -164,18 +165,23 @@ class ResellerOrderOut(Schema):
 def place_order(request: HttpRequest, payload: OrderIn) -> Status[dict[str, Any]]:
     reseller = api_reseller(request)
     customer = payload.customer or CustomerIn(email=None, phone=None, language=None)
-    order, created = services.place_reseller_order(
-        reseller,
-        external_order_no=payload.external_order_no,
-        kind=payload.kind,
-        plan_code=payload.plan_code,
-        msisdn=payload.msisdn,
-        customer=services.Customer(
-            email=customer.email or "", phone=customer.phone or "", language=customer.language or ""
-        ),
+    # Renewals and add-ons are placed in a batch with other requests' (partners/batching.py);
+    # a number placed before comes back as the database has it now.
+    order, created = batching.place(
+        batching.OrderRequest(
+            reseller=reseller,
+            external_order_no=payload.external_order_no,
+            kind=payload.kind,
+            plan_code=payload.plan_code,
+            msisdn=payload.msisdn,
+            customer=services.Customer(
+                email=customer.email or "",
+                phone=customer.phone or "",
+                language=customer.language or "",
+            ),
+            language=translation.get_language() or "en",
+        )
     )
-    if not created:  # the first order, as the database has it now
-        order = services.order_of(reseller, order.pk)
     return Status(201 if created else 200, services.order_document(order))
 
 

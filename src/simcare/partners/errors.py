@@ -54,3 +54,17 @@ class InvalidTopUp(PartnerError):
 
     def default_message(self) -> str:
         return _("A float top-up is a positive amount from cash or a clearing account.")
+
+
+class OrderPending(PartnerError):
+    """The order was not answered in time; it may still be placed, so the same
+    external_order_no again returns it (or places it)."""
+
+    code = "order_pending"
+    status = 503
+
+    def default_message(self) -> str:
+        return _(
+            "Your order is taking longer than usual. Send it again with the same "
+            "external_order_no to get its result."
+        )

@@ -718,7 +718,18 @@ def queue_order_event(order: Order, event: str) -> WebhookEvent | None:
     if event not in WEBHOOK_EVENTS or not order.reseller_ref:
         return None
     reseller = Reseller.objects.filter(slug=order.reseller_ref).first()
-    if reseller is None or not reseller.webhook_url:
+    if reseller is None:
+        return None
+    row = order_event_row(order, event, reseller)
+    if row is not None:
+        row.save(force_insert=True)
+    return row
+
+
+def order_event_row(order: Order, event: str, reseller: Reseller) -> WebhookEvent | None:
+    """queue_order_event's outbox row for the order's reseller, not saved (a batch of orders
+    inserts many at once); None when the reseller has no webhook URL."""
+    if event not in WEBHOOK_EVENTS or not reseller.webhook_url:
         return None
     now = timezone.now()
     event_id = uuid.uuid4()
@@ -728,7 +739,7 @@ def queue_order_event(order: Order, event: str) -> WebhookEvent | None:
         "created_at": now.isoformat(),
         "data": {"order": order_document(order, external_order_no=_external_order_no(order))},
     }
-    return WebhookEvent.objects.create(
+    return WebhookEvent(
         id=event_id,
         reseller=reseller,
         event=event,

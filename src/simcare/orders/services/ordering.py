@@ -654,8 +654,13 @@ def _immediate_payer(order: Order, payment_method: str) -> LedgerAccount:
 
 
 def _legs(
-    order: Order, payer: LedgerAccount, items: list[OrderItem] | None = None
+    order: Order,
+    payer: LedgerAccount,
+    items: list[OrderItem] | None = None,
+    accounts: dict[str, LedgerAccount] | None = None,
 ) -> list[tuple[LedgerAccount, int]]:
+    """The order's ledger legs; `accounts` (system accounts by code, read once for a batch
+    of orders; one missing is opened and added) saves reading them again."""
     if order.kind == OrderKind.WALLET_TOPUP:
         assert order.subscriber is not None  # noqa: S101
         return [
@@ -672,7 +677,10 @@ def _legs(
         codes.append("expense:promotions")
     if order.tax_cents:
         codes.append("liability:sales_tax")
-    accounts = ledger.system_accounts(codes)
+    if accounts is None:
+        accounts = ledger.system_accounts(codes)
+    elif any(code not in accounts for code in codes):  # opened on first use, then kept
+        accounts.update(ledger.system_accounts([code for code in codes if code not in accounts]))
     legs: list[tuple[LedgerAccount, int]] = []
     if order.total_cents:
         legs.append((payer, -order.total_cents))
@@ -751,12 +759,21 @@ def _addon_bucket(
     """The add-on's bucket on the line; it expires at `expires_at` when given (a promotion's
     bonus ends with the period it came with), else after the add-on's validity, capped at the
     line's period_end unless the add-on may outlive it."""
+    bucket = addon_bucket_row(line, addon, now=now, expires_at=expires_at)
+    bucket.save(force_insert=True)
+    return bucket
+
+
+def addon_bucket_row(
+    line: Line, addon: AddOn, *, now: dt.datetime, expires_at: dt.datetime | None = None
+) -> Bucket:
+    """_addon_bucket's row, not saved (a batch of orders inserts many at once)."""
     if expires_at is None:
         expires_at = now + dt.timedelta(days=addon.validity_days)
         if not addon.outlives_period:
             expires_at = min(expires_at, line.period_end)
     quantity = addon.quantity * 1024 if addon.kind == UsageKind.DATA else addon.quantity
-    return Bucket.objects.create(
+    return Bucket(
         line=line,
         kind=addon.kind,
         zone=addon.zone,
