@@ -41,6 +41,7 @@ from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 DEFAULT_POSTGRES_URL = "postgres://postgres@127.0.0.1:55432/simcare"
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 RATE = 200
 MAX_IN_FLIGHT = 64
 REQUEST_TIMEOUT_SECONDS = 30.0  # an answer later than this counts as a failure (status 0)
@@ -74,6 +75,10 @@ def main() -> None:
             }
             env["SIMCARE_DATA_DIR"] = data_dir
             env["DATABASE_URL"] = urlunparse(urlparse(base_url)._replace(path=f"/{name}"))
+            # This checkout's code, not whichever one is installed (as benchmarks/portal.py).
+            env["PYTHONPATH"] = os.pathsep.join(
+                part for part in (SRC, os.environ.get("PYTHONPATH", "")) if part
+            )
             run(arguments, env)
     finally:
         _postgres_admin(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
