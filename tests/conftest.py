@@ -27,6 +27,18 @@ def _english_by_default() -> Iterator[None]:
     translation.activate("en")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_channel_layer() -> Iterator[None]:
+    """Each test gets its own channel layer instance. The Redis layer keeps asyncio locks (its
+    receive lock) bound to the event loop that first waited on them: a consumer of a test
+    that ended while receiving would leave the next test's loop a lock it cannot take."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 @pytest.fixture
 def make_plan(db: Any) -> Callable[..., Plan]:
     def make(**overrides: Any) -> Plan:
