@@ -395,15 +395,20 @@ def _move_cached_balances(deltas: dict[int, int]) -> dict[int, int]:
             if row is None:
                 raise UnknownAccount(account_ids=[account_id])
             balance, overdraft_limit, account_kind, code = row
-            if delta < 0 and account_kind in LIMITED_KINDS and balance < -overdraft_limit:
-                raise InsufficientFunds(
-                    account=code,
-                    balance_cents=balance - delta,
-                    requested_cents=-delta,
-                    overdraft_limit_cents=overdraft_limit,
-                )
+            _check_limit(code, account_kind, balance, delta, overdraft_limit)
             balances[account_id] = int(balance)
     return balances
+
+
+def _check_limit(code: str, kind: str, balance: int, delta: int, overdraft_limit: int) -> None:
+    """A limited account taken below -overdraft limit by `delta` (its new `balance`)."""
+    if delta < 0 and kind in LIMITED_KINDS and balance < -overdraft_limit:
+        raise InsufficientFunds(
+            account=code,
+            balance_cents=balance - delta,
+            requested_cents=-delta,
+            overdraft_limit_cents=overdraft_limit,
+        )
 
 
 def _move_many_balances(deltas: dict[int, int]) -> dict[int, int]:
@@ -419,13 +424,7 @@ def _move_many_balances(deltas: dict[int, int]) -> dict[int, int]:
         ).values_list("pk", "cached_balance_cents", "overdraft_limit_cents", "kind", "code")
         for account_id, balance, overdraft_limit, account_kind, code in rows:
             delta = deltas[account_id]
-            if delta < 0 and account_kind in LIMITED_KINDS and balance < -overdraft_limit:
-                raise InsufficientFunds(
-                    account=code,
-                    balance_cents=balance - delta,
-                    requested_cents=-delta,
-                    overdraft_limit_cents=overdraft_limit,
-                )
+            _check_limit(code, account_kind, balance, delta, overdraft_limit)
             balances[account_id] = int(balance)
     missing = sorted(set(deltas) - set(balances))
     if missing:

@@ -71,38 +71,31 @@ def enqueue(
     put secrets (PINs, activation codes) in `context`: the renderer reads
     those from their source at send time, and the stored body masks them.
     """
-    rendering.get_template(template)  # an unknown template is a programming error: fail now
-    stored_context = _jsonable(context)
-    now = now or timezone.now()
     rows: list[Notification] = []
-    for channel in channels:
-        if channel not in Channel.values:
-            raise ValueError(f"unknown channel {channel!r}")
-        fields: dict[str, Any] = {
-            "created_at": now,
-            "send_after": now,
-            "recipient": recipient,
-            "channel": channel,
-            "template": template,
-            "language": recipient.language,
-            "line": line,
-            "reference_at": reference_at,
-            "context": stored_context,
-            "status": NotificationStatus.QUEUED,
-        }
-        if dedupe_key is None:
-            rows.append(Notification.objects.create(**fields))
+    for new in notification_rows(
+        template,
+        recipient=recipient,
+        line=line,
+        context=context,
+        dedupe_key=dedupe_key,
+        channels=channels,
+        reference_at=reference_at,
+        now=now or timezone.now(),
+    ):
+        if new.dedupe_key is None:
+            new.save(force_insert=True)
+            rows.append(new)
             continue
-        key = channel_dedupe_key(dedupe_key, channel)
         try:
             # The savepoint keeps the caller's transaction usable if another
             # process inserted the same key between our read and our write.
             # Inserted first, read only on a hit: one statement in the common case.
             with transaction.atomic():
-                row = Notification.objects.create(dedupe_key=key, **fields)
+                new.save(force_insert=True)
         except IntegrityError:
-            row = Notification.objects.get(dedupe_key=key)
-        rows.append(row)
+            rows.append(Notification.objects.get(dedupe_key=new.dedupe_key))
+        else:
+            rows.append(new)
     return rows
 
 
@@ -117,8 +110,8 @@ def notification_rows(
     reference_at: dt.datetime | None = None,
     now: dt.datetime,
 ) -> list[Notification]:
-    """The rows `enqueue` would store, not saved: a batch of orders stores many at once with
-    enqueue_rows."""
+    """The rows `enqueue` stores, not saved: a batch of orders stores many at once with
+    enqueue_rows. An unknown template or channel is a programming error: it fails now."""
     rendering.get_template(template)
     stored_context = _jsonable(context)
     rows = []

@@ -95,7 +95,7 @@ from simcare.orders.models import (
     Receipt,
     SalesChannel,
 )
-from simcare.orders.services import ordering, receipts
+from simcare.orders.services import ordering
 from simcare.partners import errors, services
 from simcare.partners.models import Reseller, ResellerOrder, WebhookEvent, WholesalePrice
 
@@ -702,15 +702,8 @@ class _Round:
                 "order.fulfilled",
                 recipient=subscriber.user,
                 line=line,
-                context={
-                    "order_id": order.pk,
-                    "order_number": order.number,
-                    "kind": order.kind,
-                    "receipt_url": receipts.receipt_url(receipt),
-                },
-                dedupe_key=f"order.fulfilled:{order.pk}",
-                channels=("email",),
                 now=now,
+                **ordering.fulfilled_notice(order, receipt),
             )
             self.answers[done.index] = Result(order=order, created=True)
         if events:

@@ -60,6 +60,7 @@ from simcare.orders.models import (
     PaymentMethod,
     PaymentStatus,
     Promotion,
+    Receipt,
     SalesChannel,
 )
 from simcare.orders.services import receipts
@@ -840,16 +841,24 @@ def _fulfil(
             "order.fulfilled",
             recipient=order.subscriber.user,
             line=order.line,
-            context={
-                "order_id": order.pk,
-                "order_number": order.number,
-                "kind": order.kind,
-                "receipt_url": receipts.receipt_url(receipt),
-            },
-            dedupe_key=f"order.fulfilled:{order.pk}",
-            channels=("email",),
             now=now,
+            **fulfilled_notice(order, receipt),
         )
+
+
+def fulfilled_notice(order: Order, receipt: Receipt) -> dict[str, Any]:
+    """The order.fulfilled email's context, dedupe key and channel, for `notify.enqueue` or
+    `notify.notification_rows` (the per-order and the batch path say the same)."""
+    return {
+        "context": {
+            "order_id": order.pk,
+            "order_number": order.number,
+            "kind": order.kind,
+            "receipt_url": receipts.receipt_url(receipt),
+        },
+        "dedupe_key": f"order.fulfilled:{order.pk}",
+        "channels": ("email",),
+    }
 
 
 # --- provider payments, cancellation, failure, refunds ---------------------------------------
