@@ -10,10 +10,10 @@ starts a new thread for every request (and another one to join it), so every req
 a new database connection, and under overload there are as many connections as requests in
 flight (PostgreSQL refused more: benchmarks/reseller.py, docs/partners.md).
 
-This handler loads the middleware in synchronous mode and runs the whole request (all
-middleware and the view) with one sync_to_async call, in a thread borrowed for the
-request's lifetime from a pool of `threads` single-thread executors (SIMCARE_WEB_THREADS),
-so that:
+This handler loads the middleware in synchronous mode and runs the whole request (the
+request signals, all middleware and the view) with one sync_to_async call, in a thread
+borrowed for the request's lifetime from a pool of `threads` single-thread executors
+(SIMCARE_WEB_THREADS), so that:
 - the thread-sensitive code of a request (the view, its middleware, the response's close)
   still runs in one thread, as Django requires;
 - a request beyond `threads` in flight waits (asynchronously) for a free thread;
@@ -29,13 +29,16 @@ import asyncio
 import gc
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.core import signals
+from django.core.exceptions import RequestAborted
 from django.core.handlers import base
-from django.core.handlers.asgi import ASGIHandler, ASGIRequest
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.db import connections
 from django.http import FileResponse, HttpResponseBase
+from django.urls import set_script_prefix
 
 THREAD_NAME_PREFIX = "simcare-web"
 
@@ -87,15 +90,46 @@ class PooledSyncASGIHandler(ASGIHandler):
         finally:
             pool.put_nowait(executor)
 
-    async def run_get_response(self, request: ASGIRequest) -> HttpResponseBase:  # type: ignore[override]
-        # The synchronous path of BaseHandler (middleware chain, view, error handling),
-        # in the request's borrowed thread.
-        response: HttpResponseBase = await sync_to_async(self.get_response, thread_sensitive=True)(
-            request
-        )
+    async def handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """One switch to the request's thread for the whole synchronous part of a request
+        (request_started, the request, middleware and view, and for a response already in
+        memory its close and request_finished); the event loop reads the body and sends the
+        response.
+
+        Django's handle() switches three times (request_started's receivers, the response,
+        its close) and runs a task that listens for the client going away, to cancel an
+        async view; a synchronous view cannot be cancelled, so it is left out. A streaming
+        response (a file) is closed after it is sent, in the request's thread."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        try:
+            response = await sync_to_async(self._respond, thread_sensitive=True)(scope, body_file)
+            try:
+                await self.send_response(response, send)
+            except asyncio.CancelledError:
+                pass  # the client went away while the response was sent
+            finally:
+                if response.streaming:
+                    await sync_to_async(response.close, thread_sensitive=True)()
+        finally:
+            body_file.close()
+
+    def _respond(self, scope: dict[str, Any], body_file: Any) -> HttpResponseBase:
+        set_script_prefix(get_script_prefix(scope))
+        signals.request_started.send(sender=self.__class__, scope=scope)
+        request, error_response = self.create_request(scope, body_file)
+        response: HttpResponseBase
+        if request is None:  # create_request gives the request or the error response
+            response = cast(HttpResponseBase, error_response)
+        else:
+            response = self.get_response(request)
         response._handler_class = self.__class__  # type: ignore[attr-defined]
         if isinstance(response, FileResponse):
             response.block_size = self.chunk_size
+        if not response.streaming:
+            response.close()  # its content is in memory; request_finished, in this thread
         return response
 
 
