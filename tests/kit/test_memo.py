@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from django.template import Context, Template
+from django.template import Context, Template, TemplateSyntaxError
 from django.test import Client
 from django.utils import translation
 
@@ -65,3 +65,28 @@ def test_a_memo_block_renders_again_only_for_another_language_or_vary_value() ->
         template.render(Context({"kind": "a", "counted": Counted()}))
 
     assert len(calls) == 3  # en/a once, en/b, fr/a
+
+
+def test_a_memo_block_keeps_at_most_its_entries_then_starts_over() -> None:
+    calls: list[str] = []
+
+    class Counted:
+        def __str__(self) -> str:
+            calls.append("rendered")
+            return "x"
+
+    template = Template("{% load simcare %}{% memo kind entries=2 %}{{ counted }}{% endmemo %}")
+    with translation.override("en"):
+        for kind in ("a", "b", "a", "b"):  # two entries: the second round is remembered
+            template.render(Context({"kind": kind, "counted": Counted()}))
+        assert len(calls) == 2
+        for kind in ("c", "a"):  # a third value: the block starts over, with c
+            template.render(Context({"kind": kind, "counted": Counted()}))
+
+    assert len(calls) == 4
+
+
+@pytest.mark.parametrize("entries", ["entries=none", "entries=0"])
+def test_a_memo_block_needs_a_positive_whole_number_of_entries(entries: str) -> None:
+    with pytest.raises(TemplateSyntaxError, match="entries=N"):
+        Template(f"{{% load simcare %}}{{% memo kind {entries} %}}x{{% endmemo %}}")

@@ -171,3 +171,69 @@ def test_a_line_renewing_itself_without_a_setting_row_shows_on_without_a_query_o
     page = response.content.decode()
     assert page.count('<span class="on">On</span>') == 2
     assert len(two) == len(one)
+
+
+def _card(page: str) -> str:
+    return page[page.index('<li class="line-card"') : page.index("</li>\n  \n</ul>")]
+
+
+def test_a_line_card_shows_each_change_on_the_next_visit(
+    lin_client: Client, lin: Subscriber, plan: Plan, lin_line: Line
+) -> None:
+    """The cards are rendered once for the values they show ({% memo summary.card_key %}):
+    every change a subscriber can see comes through on the next visit, and the same line
+    shown twice gives the same card."""
+    first = _card(lin_client.get("/en/portal/").content.decode())
+    assert _card(lin_client.get("/en/portal/").content.decode()) == first
+    assert "20 GB left of 20 GB" in first
+
+    # usage
+    Bucket.objects.filter(line=lin_line, kind=UsageKind.DATA).update(used=1024 * 1024)
+    card = _card(lin_client.get("/en/portal/").content.decode())
+    assert "19 GB left of 20 GB" in card
+
+    # the plan's name
+    Plan.objects.filter(pk=plan.pk).update(name_en="Canada 30 days plus")
+    card = _card(lin_client.get("/en/portal/").content.decode())
+    assert "Canada 30 days plus" in card
+
+    # auto-renew with a card, then another card
+    visa = SavedPaymentMethod.objects.create(
+        subscriber=lin,
+        customer_reference="cus_1",
+        method_reference="pm_1",
+        brand="visa",
+        last4="4242",
+    )
+    autorenew.set_auto_renew(lin_line, enabled=True, payment_method=visa, acting_user=None)
+    card = _card(lin_client.get("/en/portal/").content.decode())
+    assert '<span class="on">On</span> · visa •••• 4242' in card
+    assert "Auto-renew is on" in card
+    mastercard = SavedPaymentMethod.objects.create(
+        subscriber=lin,
+        customer_reference="cus_1",
+        method_reference="pm_2",
+        brand="mastercard",
+        last4="5100",
+    )
+    lin_line.refresh_from_db()
+    autorenew.set_auto_renew(lin_line, enabled=True, payment_method=mastercard, acting_user=None)
+    card = _card(lin_client.get("/en/portal/").content.decode())
+    assert "mastercard •••• 5100" in card
+
+    # the state, the period and the days left
+    now = timezone.now()
+    Line.objects.filter(pk=lin_line.pk).update(
+        state=LineState.GRACE,
+        period_start=now - dt.timedelta(days=32),
+        period_end=now - dt.timedelta(days=2),
+    )
+    card = _card(lin_client.get("/en/portal/").content.decode())
+    assert "Grace" in card
+    assert "Your plan ended." in card
+    assert '<dd class="big">0</dd>' in card
+
+    # the language
+    french = _card(lin_client.get("/fr/portal/").content.decode())
+    assert "Jours restants" in french
+    assert "/fr/portal/lines/" in french

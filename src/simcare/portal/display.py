@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.utils import formats, timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -101,6 +102,40 @@ class LineSummary:
     @property
     def state_class(self) -> str:
         return f"state-{self.line.state}"
+
+    @property
+    def renewal_method(self) -> str:
+        return renewal_method(self.line)
+
+    @property
+    def card_key(self) -> tuple[object, ...]:
+        """Every value the dashboard's card of this line shows (with the language and time
+        zone, which {% memo %} adds): the card is rendered again when one of them changes."""
+        line = self.line
+        return (
+            line.pk,
+            line.msisdn,
+            line.state,
+            line.kind,
+            line.plan.name,
+            line.period_end,
+            line.auto_renew,
+            self.renewal_method,
+            self.days_left,
+            tuple(self.allowances),
+            self.next_step,
+        )
+
+
+def renewal_method(line: Line) -> str:
+    """The card that renews `line` by itself, as its card shows it ("" when none is set)."""
+    if not line.auto_renew:
+        return ""
+    try:
+        setting = line.renew_setting
+    except ObjectDoesNotExist:
+        return ""
+    return str(setting.payment_method) if setting.payment_method else ""
 
 
 def _when(moment: dt.datetime) -> str:
