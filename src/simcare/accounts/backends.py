@@ -6,11 +6,12 @@ import contextlib
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from simcare.accounts.models import User
 from simcare.kit.phone import InvalidPhoneNumber, normalize_msisdn
+from simcare.kit.prepared import Prepared
 
 
 class EmailOrPhoneBackend(ModelBackend):
@@ -38,9 +39,20 @@ class EmailOrPhoneBackend(ModelBackend):
 
     def get_user(self, user_id: Any) -> User | None:
         """The signed-in user of a session, with their subscriber account in the same query
-        (every portal page reads it; staff have none, which is cached as well)."""
+        (every portal page reads it; staff have none, which is cached as well), from SQL
+        compiled once."""
         try:
-            user = User._default_manager.select_related("subscriber").get(pk=user_id)
-        except User.DoesNotExist:
+            users = _USER_WITH_SUBSCRIBER(user_id=int(user_id))
+        except (TypeError, ValueError):
             return None
+        if not users:
+            return None
+        user = users[0]
         return user if self.user_can_authenticate(user) else None
+
+
+def _user_with_subscriber(user_id: int) -> QuerySet[User]:
+    return User._default_manager.select_related("subscriber").filter(pk=user_id)
+
+
+_USER_WITH_SUBSCRIBER: Prepared[User] = Prepared(_user_with_subscriber, user_id=int)

@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.models import QuerySet, Sum
 
 from simcare.accounts.models import Subscriber
+from simcare.kit.prepared import Prepared
 
 from .models import CACHED_KINDS, LIMITED_KINDS, LedgerAccount, LedgerEntry, LedgerTransaction
 
@@ -49,12 +50,20 @@ def balance_from_entries(account: LedgerAccount) -> int:
 
 def wallet_balance_cents(subscriber: Subscriber) -> int:
     """What the subscriber can spend; 0 before their wallet is first used (none is opened)."""
-    balance = (
-        LedgerAccount.objects.filter(subscriber=subscriber)
-        .values_list("cached_balance_cents", flat=True)
-        .first()
+    balances = _WALLET_BALANCE(subscriber_id=subscriber.pk)
+    return int(balances[0] or 0) if balances else 0
+
+
+def _wallet_balance(subscriber_id: int) -> QuerySet[LedgerAccount, int]:
+    return (
+        LedgerAccount.objects.filter(subscriber_id=subscriber_id)
+        .order_by("code")
+        .values_list("cached_balance_cents", flat=True)[:1]
     )
-    return int(balance or 0)
+
+
+# Compiled once: every portal page shows the balance.
+_WALLET_BALANCE: Prepared[int] = Prepared(_wallet_balance, subscriber_id=int)
 
 
 def entries_for(account: LedgerAccount) -> QuerySet[LedgerEntry]:

@@ -14,6 +14,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from simcare.accounts.models import STAFF_ROLES, Subscriber, User
+from simcare.kit.prepared import Prepared
 from simcare.lines.models import Bucket, Line, LineEvent, LineState
 
 
@@ -58,24 +59,44 @@ def history(line: Line) -> QuerySet[LineEvent]:
 def live_lines_of(subscriber: Subscriber) -> QuerySet[Line]:
     """The subscriber's own lines that are not closed, newest first, with their plan: for
     pages that already hold the signed-in person's own Subscriber (the portal's)."""
+    return _live_lines_of(subscriber.pk)
+
+
+def _live_lines_of(subscriber_id: int) -> QuerySet[Line]:
     return (
-        Line.objects.filter(subscriber=subscriber)
+        Line.objects.filter(subscriber_id=subscriber_id)
         .exclude(state=LineState.RECYCLED)
         .select_related("plan")
         .order_by("-activated_at", "-id")
     )
 
 
+_LIVE_LINES_OF: Prepared[Line] = Prepared(_live_lines_of, subscriber_id=int)
+
+
+def live_lines_list(subscriber: Subscriber) -> list[Line]:
+    """live_lines_of(subscriber) as a list, from SQL compiled once (the dashboard reads it on
+    every visit)."""
+    return _LIVE_LINES_OF(subscriber_id=subscriber.pk)
+
+
+def _current_buckets(line_ids: list[int], now: dt.datetime) -> QuerySet[Bucket]:
+    return Bucket.objects.filter(
+        line_id__in=line_ids, starts_at__lte=now, expires_at__gt=now
+    ).order_by("expires_at", "id")
+
+
+_CURRENT_BUCKETS: Prepared[Bucket] = Prepared(_current_buckets, line_ids=list, now=dt.datetime)
+
+
 def attach_current_buckets(lines: list[Line], *, now: dt.datetime | None = None) -> list[Line]:
     """Give each of `lines` its `current_buckets` (as live_lines_with_current_buckets does) in
-    one query: the same rows as the prefetch, for half its cost on a page read per request."""
+    one query: the same rows as the prefetch, for a fraction of its cost on a page read per
+    request."""
     now = now or timezone.now()
     by_line: dict[int, list[Bucket]] = {line.pk: [] for line in lines}
     if by_line:
-        current = Bucket.objects.filter(
-            line_id__in=list(by_line), starts_at__lte=now, expires_at__gt=now
-        ).order_by("expires_at", "id")
-        for bucket in current:
+        for bucket in _CURRENT_BUCKETS(line_ids=list(by_line), now=now):
             by_line[bucket.line_id].append(bucket)
     for line in lines:
         line.current_buckets = by_line[line.pk]  # type: ignore[attr-defined]

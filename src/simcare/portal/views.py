@@ -24,7 +24,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @subscriber_view
 def dashboard(request: HttpRequest, subscriber: Subscriber) -> HttpResponse:
     now = timezone.now()
-    lines = list(line_queries.live_lines_of(subscriber))
+    lines = line_queries.live_lines_list(subscriber)
     line_queries.attach_current_buckets(lines, now=now)
     _attach_renew_settings(lines)
     summaries = [summarize(line, now=now) for line in lines]
