@@ -59,6 +59,7 @@ class _Compiled:
     params: tuple[Any, ...]
     slots: tuple[tuple[int, str, int | None], ...]  # (position, argument, list index or None)
     compiler: SQLCompiler
+    converters: dict[int, Any]  # the compiler's, worked out once: position -> converters
     iterable: type
 
 
@@ -130,7 +131,17 @@ class Prepared(Generic[T]):
                 if not positions:
                     raise ValueError(f"the prepared query does not use its argument {name!r}")
                 slots.extend((position, name, index) for position in positions)
-        return _Compiled(sql, tuple(params), tuple(slots), compiler, queryset._iterable_class)
+        columns = [column[0] for column in compiler.select[0 : compiler.col_count]]
+        if compiler.has_composite_fields(columns):
+            raise TypeError("a prepared query reads no composite primary keys")
+        return _Compiled(
+            sql,
+            tuple(params),
+            tuple(slots),
+            compiler,
+            compiler.get_converters(columns),
+            queryset._iterable_class,
+        )
 
 
 def _adapt(connection: BaseDatabaseWrapper, value: Any) -> Any:
@@ -145,7 +156,9 @@ def _adapt(connection: BaseDatabaseWrapper, value: Any) -> Any:
 
 def _materialize(compiled: _Compiled, rows: list[Any], db: str) -> list[Any]:
     compiler = compiled.compiler
-    converted = compiler.results_iter(results=[rows])
+    converted = (
+        compiler.apply_converters(rows, compiled.converters) if compiled.converters else rows
+    )
     if compiled.iterable is FlatValuesListIterable:
         return [row[0] for row in converted]
     if compiled.iterable is ValuesListIterable:
