@@ -194,6 +194,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, tasks, cache ------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Django's database sessions, read by SQL compiled once (simcare.accounts.sessions).
+SESSION_ENGINE = "simcare.accounts.sessions.db"
 
 if REDIS_URL:
     CHANNEL_LAYERS = {
@@ -212,7 +214,7 @@ if REDIS_URL:
     # Sessions read from Redis (written through to the database): every signed-in page
     # reads its session, and this saves that query. Revocation does not rest on deleting
     # session rows: a password change or a closed account fails the session's auth hash.
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    SESSION_ENGINE = "simcare.accounts.sessions.cached_db"
     _redis = urlparse(REDIS_URL)
     HUEY = {
         "huey_class": "huey.RedisHuey",

@@ -13,7 +13,7 @@ select_related objects) or values exactly as the queryset would, through the sam
     LINES_OF: Prepared[Line] = Prepared(lines_of, subscriber_id=int)
     LINES_OF(subscriber_id=7)  # a list of Line
 
-Arguments are whole numbers, aware datetimes, or lists of whole numbers (one compiled
+Arguments are whole numbers, text, aware datetimes, or lists of whole numbers (one compiled
 statement per list length, up to MAX_LIST). The stand-in values are out of any real range,
 and compiling checks that each of them lands in the statement's parameters, so a query that
 does not use an argument, or changes it on the way (a lookup that transforms its value), is
@@ -50,7 +50,7 @@ MAX_LIST = 20  # longer lists run through the queryset itself
 _STAND_IN_ID = -7_300_000_000
 _STAND_IN_TIME = dt.datetime(1901, 2, 3, 4, 5, 6, tzinfo=dt.UTC)
 
-Kind = type[int] | type[dt.datetime] | type[list[int]]
+Kind = type[int] | type[str] | type[dt.datetime] | type[list[int]]
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class Prepared(Generic[T]):
         params = list(compiled.params)
         for position, name, index in compiled.slots:
             value = values[name] if index is None else values[name][index]
-            params[position] = _adapt(connection, value)
+            params[position] = _adapt(connection, value, self._kinds[name])
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
@@ -109,8 +109,10 @@ class Prepared(Generic[T]):
                 stand_ins[name] = _STAND_IN_TIME + dt.timedelta(microseconds=next(counter) + 1)
             elif kind is int:
                 stand_ins[name] = _STAND_IN_ID - next(counter)
+            elif kind is str:
+                stand_ins[name] = f"\x00simcare stand-in {next(counter)}"
             else:
-                raise TypeError(f"{name}: arguments are int, datetime or list (of int)")
+                raise TypeError(f"{name}: arguments are int, str, datetime or list (of int)")
         queryset = self._build(**stand_ins)
         if queryset._iterable_class not in (
             ModelIterable,
@@ -126,7 +128,7 @@ class Prepared(Generic[T]):
                 [(None, stand_in)] if not isinstance(stand_in, list) else list(enumerate(stand_in))
             )
             for index, value in wanted:
-                adapted = _adapt(connection, value)
+                adapted = _adapt(connection, value, self._kinds[name])
                 positions = [i for i, param in enumerate(params) if param == adapted]
                 if not positions:
                     raise ValueError(f"the prepared query does not use its argument {name!r}")
@@ -144,14 +146,18 @@ class Prepared(Generic[T]):
         )
 
 
-def _adapt(connection: BaseDatabaseWrapper, value: Any) -> Any:
-    if isinstance(value, dt.datetime):
+def _adapt(connection: BaseDatabaseWrapper, value: Any, kind: type) -> Any:
+    """`value` as the compiled statement's parameter, for an argument of `kind` (a list's
+    items are whole numbers)."""
+    if kind is dt.datetime and isinstance(value, dt.datetime):
         if value.tzinfo is None:
             raise ValueError("a prepared query takes aware datetimes")
         return connection.ops.adapt_datetimefield_value(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"a prepared query takes whole numbers and datetimes, not {value!r}")
-    return value
+    if kind is str and isinstance(value, str):
+        return value
+    if kind in (int, list) and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise TypeError(f"a prepared query's {kind.__name__} argument got a {type(value).__name__}")
 
 
 def _materialize(compiled: _Compiled, rows: list[Any], db: str) -> list[Any]:
