@@ -206,7 +206,8 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's, with one connection pool a process (simcare.kit.redis_cache).
+            "BACKEND": "simcare.kit.redis_cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "simcare",
         }
