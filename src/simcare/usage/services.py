@@ -64,6 +64,7 @@ import psycopg
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils import translation
 from django.utils.translation import gettext
 
 from simcare.catalog.models import Plan
@@ -111,6 +112,9 @@ _RECORD_COLUMNS = (
     "outcome",
 )
 _DAILY_PARTS = 16  # rollup parts a batch keeps before it merges them
+# A batch's first frame of at least this many records is rated and written in two parts (a
+# quarter, then the rest), so that the writer starts sooner.
+_HEAD_MIN = 4_000
 
 
 @dataclass(frozen=True)
@@ -683,6 +687,11 @@ class _RecordWriter:
         self.thread = threading.Thread(target=write, name="cdr-records", daemon=True)
         self.thread.start()
 
+    @property
+    def idle(self) -> bool:
+        """Whether nothing is being written (`wait` returned, or nothing was submitted)."""
+        return self.thread is None
+
     def wait(self) -> None:
         """Wait for the frame being written; raises what writing it raised."""
         if self.thread is not None:
@@ -1047,8 +1056,14 @@ class _Batch:
             rejected.extend(unknown)
         self._submit()
         if records is not None:
-            self.pending = self._rate(records)
             self.outcome.applied += records.height
+            if self.writer.idle and records.height >= _HEAD_MIN:
+                # Nothing is being written (the batch's first frame): rate the frame's first
+                # quarter and write it at once, so the database works while the rest is rated.
+                head = records.height // 4
+                self.writer.submit(self._rate(records.slice(0, head)), self.cdr_import.pk)
+                records = records.slice(head)
+            self.pending = self._rate(records)
         outcome.rejected += len(rejected)
         rejected.sort(key=lambda reject: reject.row_number)
         return rejected
@@ -1399,6 +1414,7 @@ def import_cdrs(
                     if batch.locked:
                         batch.finish()
                 finally:
+                    reader.close()  # nor reading ahead
                     batch.writer.close()  # never leave it writing while the batch rolls back
                     if collecting:
                         gc.enable()
@@ -1422,7 +1438,13 @@ def import_cdrs(
 
 
 class _Reader:
-    """The file, frame by frame: lines read, parsed and checked; row numbers continue."""
+    """The file, frame by frame: lines read, parsed and checked; row numbers continue.
+
+    `prefetch(limit)` reads and checks the next frame in a thread of its own while the import
+    rates the one before (polars parses and checks outside the GIL); `read` then hands it over,
+    or raises what reading it raised, at the same point as reading it there would have. The
+    batch asks for the next frame only within its own lines, so nothing is read ahead of a
+    batch that has not committed yet."""
 
     def __init__(
         self,
@@ -1437,19 +1459,60 @@ class _Reader:
         self.next_line = 2
         self.last_lines = 0
         self.done = False
+        self._thread: threading.Thread | None = None
+        self._ahead: tuple[pl.DataFrame | None, int, BaseException | None] | None = None
+
+    def prefetch(self, limit: int) -> None:
+        """Start reading the next frame (at most `limit` lines) in a thread."""
+        self.close()
+        language = translation.get_language()  # the reasons of rejected rows: same language
+
+        def read_ahead() -> None:
+            try:
+                with translation.override(language):
+                    frame, lines = self._read(limit)
+            except BaseException as error:  # handed over by read(), where it belongs
+                self._ahead = (None, 0, error)
+            else:
+                self._ahead = (frame, lines, None)
+
+        self._thread = threading.Thread(target=read_ahead, name="cdr-reader", daemon=True)
+        self._thread.start()
 
     def read(self, limit: int) -> pl.DataFrame | None:
+        """The next frame (the prefetched one, if any), None at the end of the file."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+            ahead, self._ahead = self._ahead, None
+            assert ahead is not None  # noqa: S101  (the thread always leaves its result)
+            frame, lines, error = ahead
+            if error is not None:
+                raise error
+        else:
+            frame, lines = self._read(limit)
+        self.last_lines = lines
+        if frame is None:
+            self.done = True
+        return frame
+
+    def close(self) -> None:
+        """Wait for a frame being read ahead and drop it (the batch is over or failing)."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._ahead = None
+
+    def _read(self, limit: int) -> tuple[pl.DataFrame | None, int]:
         started, cpu = time.perf_counter(), time.thread_time()
         lines = list(islice(self.binary, min(self.frame_size, limit)))
         if not lines:
-            self.done = True
-            return None
+            return None, 0
         frame = _checked(_frame(lines, self.order), self.next_line, utf8=_valid_utf8(lines))
         self.next_line += len(lines)
-        self.last_lines = len(lines)
         self.stages["parse"] = self.stages.get("parse", 0.0) + time.perf_counter() - started
         self.cpu_stages["parse"] = self.cpu_stages.get("parse", 0.0) + time.thread_time() - cpu
-        return frame
+        return frame, len(lines)
 
 
 def _fill(  # noqa: PLR0917
@@ -1471,6 +1534,8 @@ def _fill(  # noqa: PLR0917
         if frame is None:
             return None
         taken += reader.last_lines
+        if taken < batch_size:
+            reader.prefetch(batch_size - taken)  # read while this frame is rated
         rows_before = batch.outcome.rows
         rejected = batch.add(frame)
         del frame
