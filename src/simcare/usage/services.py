@@ -63,8 +63,7 @@ import polars as pl
 import psycopg
 from django.db import connection, transaction
 from django.db.models import F
-from django.utils import timezone
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from simcare.catalog.models import Plan
@@ -626,9 +625,13 @@ def _insert_records(raw: Any, records: pl.DataFrame, cdr_import_id: int) -> None
     far less while the import's thread rates the next frame (each step had to win the GIL
     back from it)."""
     columns = ", ".join(_RECORD_COLUMNS)
-    row = "(" + ", ".join(
-        str(int(cdr_import_id)) if name == "cdr_import_id" else "?" for name in _RECORD_COLUMNS
-    ) + ")"
+    row = (
+        "("
+        + ", ".join(
+            str(int(cdr_import_id)) if name == "cdr_import_id" else "?" for name in _RECORD_COLUMNS
+        )
+        + ")"
+    )
     records = records.with_columns(pl.col("started_at").dt.strftime("%Y-%m-%d %H:%M:%S%.6f"))
     width = len(records.columns)
     values = chain.from_iterable(

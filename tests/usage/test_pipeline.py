@@ -1,0 +1,228 @@
+"""The import's pipeline: the next frame read in a thread while one is rated, a batch's large
+first frame rated and written in two parts, SQLite's records by 100-row INSERTs, the lines'
+debt and bars by one UPDATE. Each path must give what the plain one gives."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext
+
+from simcare.accounts.models import Subscriber
+from simcare.catalog.models import Plan
+from simcare.ledger import queries as ledger_queries
+from simcare.ledger import services as ledger
+from simcare.ledger.models import LedgerTransaction
+from simcare.lines.models import Bucket, Line
+from simcare.notify.models import Notification
+from simcare.usage import services
+from simcare.usage.errors import CdrFileRefused
+from simcare.usage.models import DailyUsage, UsageRecord
+from tests.usage.conftest import NOW, balance, cdr_bytes, fund, run_import
+
+pytestmark = pytest.mark.django_db
+
+MakeLine = Callable[..., Line]
+_RECORD_FIELDS = (
+    "record_id",
+    "line_id",
+    "kind",
+    "zone",
+    "direction",
+    "started_at",
+    "quantity",
+    "units",
+    "bucket_units",
+    "overage_units",
+    "free_units",
+    "rejected_units",
+    "charged_cents",
+    "debt_cents",
+    "outcome",
+)
+
+
+class _Rollback(Exception):
+    pass
+
+
+@pytest.fixture
+def small_plan(make_plan: Callable[..., Plan]) -> Plan:
+    return make_plan(
+        code="pipe10",
+        data_mb=2,
+        voice_minutes=30,
+        sms_messages=20,
+        overage_data_cents_per_mb=3,
+        overage_voice_cents_per_minute=2,
+        overage_sms_cents=1,
+        us_voice_cents_per_minute=10,
+        intl_sms_cents=20,
+    )
+
+
+def _file(lines: list[Line], count: int) -> bytes:
+    """`count` records in time order over the lines: data, calls both ways, texts, roaming."""
+    rows = []
+    for n in range(count):
+        line = lines[n % len(lines)]
+        at = (NOW + dt.timedelta(seconds=7 * n)).isoformat()
+        kind = ("data", "voice", "sms", "voice")[n % 4]
+        zone = ("CA", "CA", "US", "INTL", "CA")[n % 5]
+        direction = "" if kind == "data" else ("out", "in")[n % 3 == 0]
+        quantity = {"data": 40_000 + 97 * n, "voice": 45 + n % 200, "sms": 1}[kind]
+        rows.append(f"p{n:06d},{line.msisdn},{kind},{at},{quantity},{zone},{direction}")
+    return cdr_bytes(*rows)
+
+
+def _state(lines: list[Line], subscribers: list[Subscriber]) -> tuple[Any, ...]:
+    """What an import leaves: every record, bucket, line, wallet, rollup and notification."""
+    line_ids = [line.pk for line in lines]
+    records = list(
+        UsageRecord.objects.filter(line_id__in=line_ids)
+        .order_by("record_id")
+        .values_list(*_RECORD_FIELDS)
+    )
+    return (
+        records,
+        sorted(Bucket.objects.filter(line_id__in=line_ids).values_list("kind", "source", "used")),
+        sorted(
+            Line.objects.filter(pk__in=line_ids).values_list(
+                "msisdn", "usage_debt_cents", "is_barred", "barred_at"
+            )
+        ),
+        [balance(subscriber) for subscriber in subscribers],
+        ledger_queries.balance_cents(ledger.system_account("revenue:usage")),
+        LedgerTransaction.objects.filter(kind="usage_charge").count(),
+        sorted(
+            DailyUsage.objects.filter(line_id__in=line_ids).values_list(
+                "line__msisdn", "day", "kind", "units", "records", "charged_cents"
+            )
+        ),
+        sorted(
+            (msisdn, template, channel, json.dumps(context, sort_keys=True))
+            for msisdn, template, channel, context in Notification.objects.filter(
+                template__startswith="usage."
+            ).values_list("line__msisdn", "template", "channel", "context")
+        ),
+    )
+
+
+def test_a_large_first_frame_in_two_parts_gives_what_small_frames_give(
+    make_line: MakeLine, make_subscriber: Callable[..., Subscriber], small_plan: Plan
+) -> None:
+    # given three lines on two wallets, one of which runs dry (debt, bars), and a file whose
+    # one frame is large enough to be rated and written in two parts (and, on SQLite, in
+    # 100-row INSERTs with a remainder)
+    subscribers = [make_subscriber(), make_subscriber()]
+    lines = [make_line(subscribers[0], small_plan) for _ in range(2)]
+    lines.append(make_line(subscribers[1], small_plan))
+    fund(subscribers[0], 2_000)
+    fund(subscribers[1], 150)
+    count = services._HEAD_MIN + 1_037
+    data = _file(lines, count)
+    # when it is imported with frames too small to be split, measured and undone
+    try:
+        with transaction.atomic():
+            plain = run_import(data, frame_size=1_000)
+            expected = _state(lines, subscribers)
+            raise _Rollback
+    except _Rollback:
+        pass
+    assert plain.applied == count
+    assert UsageRecord.objects.count() == 0
+    # and then with one frame of the whole file (its first quarter written while the rest
+    # is rated)
+    report = run_import(data)
+    # then every record, bucket, line, wallet, ledger posting, rollup and message is the same
+    assert (report.applied, report.charged_cents, report.debt_cents) == (
+        plain.applied,
+        plain.charged_cents,
+        plain.debt_cents,
+    )
+    assert report.debt_cents > 0  # the small wallet ran dry: debts and a bar were written
+    got = _state(lines, subscribers)
+    assert got == expected
+    assert any(barred for _msisdn, _debt, barred, _at in got[2])
+    assert ledger_queries.find_breaks() == []
+    # and a re-import changes nothing
+    again = run_import(data)
+    assert (again.applied, again.duplicates) == (0, count)
+    assert _state(lines, subscribers) == expected
+
+
+def test_a_bar_lifted_and_a_debt_added_in_one_batch_are_written_together(
+    make_line: MakeLine, subscriber: Subscriber, small_plan: Plan
+) -> None:
+    # given a barred line whose wallet was topped up, and a second, unbarred line
+    barred, other = make_line(subscriber, small_plan), make_line(subscriber, small_plan)
+    Line.objects.filter(pk=barred.pk).update(is_barred=True, barred_at=NOW, usage_debt_cents=70)
+    fund(subscriber, 5)
+    at = (NOW + dt.timedelta(minutes=1)).isoformat()
+    # when the barred line calls (the bar lifts: the wallet has money) and the other line
+    # runs past the wallet (a debt and a new bar), one batch
+    report = run_import(
+        cdr_bytes(
+            f"l1,{barred.msisdn},sms,{at},1,CA,out",
+            f"l2,{other.msisdn},voice,{at},{3600 * 2},US,out",
+        )
+    )
+    assert report.applied == 2
+    barred.refresh_from_db()
+    other.refresh_from_db()
+    # then the first line's bar is lifted, its old debt kept; the second owes and is barred
+    assert (barred.is_barred, barred.usage_debt_cents, barred.barred_at) == (False, 70, NOW)
+    assert other.is_barred
+    assert other.barred_at == NOW
+    assert other.usage_debt_cents == report.debt_cents > 0
+    assert balance(subscriber) == 0
+
+
+def test_a_file_damaged_in_a_frame_read_ahead_keeps_the_frames_before(
+    make_line: MakeLine, subscriber: Subscriber, small_plan: Plan
+) -> None:
+    # given a gzip file cut short, read in frames of 50 within batches of 300 (each next frame
+    # read ahead, in a thread, while one is rated)
+    line = make_line(subscriber, small_plan)
+    rows = [f"z{n:04d},{line.msisdn},sms,{NOW.isoformat()},1,CA,out" for n in range(700)]
+    damaged = gzip.compress(cdr_bytes(*rows))[:-40]
+    try:
+        with transaction.atomic():
+            with pytest.raises(CdrFileRefused):
+                run_import(damaged, batch_size=50, frame_size=50)  # nothing read ahead
+            expected = sorted(UsageRecord.objects.values_list("record_id", flat=True))
+            raise _Rollback
+    except _Rollback:
+        pass
+    assert len(expected) >= 300
+    # when it is imported
+    with pytest.raises(CdrFileRefused) as refused:
+        run_import(damaged, batch_size=300, frame_size=50)
+    # then the read error came where the damage is: every frame before it stays applied
+    partial = refused.value.details["report"]
+    assert partial.applied == len(expected)
+    assert sorted(UsageRecord.objects.values_list("record_id", flat=True)) == expected
+
+
+def test_rows_rejected_in_a_frame_read_ahead_are_explained_in_the_active_language(
+    make_line: MakeLine, subscriber: Subscriber, small_plan: Plan
+) -> None:
+    # given a file whose bad row is in its third frame (read ahead in a thread)
+    line = make_line(subscriber, small_plan)
+    rows = [f"f{n},{line.msisdn},sms,{NOW.isoformat()},1,CA,out" for n in range(5)]
+    rows.append(f"f5,{line.msisdn},sms,{NOW.isoformat()},1,MARS,out")
+    # when it is imported in French
+    with translation.override("fr"):
+        report = run_import(cdr_bytes(*rows), frame_size=2)
+        expected = gettext("zone must be CA, US or INTL.")
+    # then the reason is the French one
+    assert expected != "zone must be CA, US or INTL."
+    assert (report.applied, report.rejected) == (5, 1)
+    assert [(r.row_number, r.reason) for r in report.first_rejects] == [(7, expected)]
