@@ -345,6 +345,17 @@ def _cursor() -> Iterator[Any]:
             yield cursor
 
 
+@contextmanager
+def _pipeline() -> Iterator[None]:
+    """PostgreSQL: the statements of the block in one pipeline (psycopg's pipeline mode: each is
+    sent without waiting for the one before; errors raise at the block's end). SQLite: as is."""
+    if connection.vendor == "postgresql":
+        with connection.connection.pipeline():
+            yield
+    else:
+        yield
+
+
 def _in_list(values: list[Any]) -> tuple[str, list[Any]]:
     if connection.vendor == "postgresql":
         return "= ANY(%b)", [values]
@@ -729,30 +740,29 @@ def _without(fresh: pl.DataFrame, written: pl.Series) -> pl.DataFrame:
     return fresh.filter(~pl.col("record_id").is_in(written.implode()))
 
 
-def _update_from_values(table: str, column: str, pairs: list[tuple[int, int]]) -> None:
+def _update_from_values(cursor: Any, table: str, column: str, pairs: list[tuple[int, int]]) -> None:
     """UPDATE table SET column = column + delta for (id, delta) pairs: one statement per chunk
     (PostgreSQL: the pairs as two arrays; SQLite: a VALUES list)."""
-    with _cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"""
-                UPDATE {table} SET {column} = {table}.{column} + v.delta
-                FROM unnest(%b::bigint[], %b::bigint[]) AS v(id, delta)
-                WHERE {table}.id = v.id
-                """,  # noqa: S608
-                [[pair[0] for pair in pairs], [pair[1] for pair in pairs]],
-            )
-            return
-        for chunk in _chunks(pairs):
-            values = ", ".join(["(%s, %s)"] * len(chunk))
-            cursor.execute(
-                f"""
-                UPDATE {table} SET {column} = {table}.{column} + v.delta
-                FROM (SELECT column1 AS id, column2 AS delta FROM (VALUES {values}) AS raw) AS v
-                WHERE {table}.id = v.id
-                """,  # noqa: S608
-                [value for pair in chunk for value in pair],
-            )
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            f"""
+            UPDATE {table} SET {column} = {table}.{column} + v.delta
+            FROM unnest(%b::bigint[], %b::bigint[]) AS v(id, delta)
+            WHERE {table}.id = v.id
+            """,  # noqa: S608
+            [[pair[0] for pair in pairs], [pair[1] for pair in pairs]],
+        )
+        return
+    for chunk in _chunks(pairs):
+        values = ", ".join(["(%s, %s)"] * len(chunk))
+        cursor.execute(
+            f"""
+            UPDATE {table} SET {column} = {table}.{column} + v.delta
+            FROM (SELECT column1 AS id, column2 AS delta FROM (VALUES {values}) AS raw) AS v
+            WHERE {table}.id = v.id
+            """,  # noqa: S608
+            [value for pair in chunk for value in pair],
+        )
 
 
 def _line_changes(
@@ -774,34 +784,33 @@ _LINES_SET = """
 """
 
 
-def _update_lines(changes: list[tuple[int, int, int]], now: dt.datetime) -> None:
+def _update_lines(cursor: Any, changes: list[tuple[int, int, int]], now: dt.datetime) -> None:
     """The lines' debts, bars set and bars lifted by one UPDATE (each row written once: three
     statements wrote the barred lines' rows three times, with every index of lines_line)."""
     if not changes:
         return
-    with _cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"""
-                UPDATE lines_line SET {_LINES_SET.format(true="TRUE", false="FALSE")}
-                FROM unnest(%b::bigint[], %b::bigint[], %b::int[]) AS v(id, debt, bar)
-                WHERE lines_line.id = v.id
-                """,  # noqa: S608
-                [now, *([change[index] for change in changes] for index in range(3))],
-            )
-            return
-        at = connection.ops.adapt_datetimefield_value(now)
-        for chunk in _chunks(changes):
-            values = ", ".join(["(%s, %s, %s)"] * len(chunk))
-            cursor.execute(
-                f"""
-                UPDATE lines_line SET {_LINES_SET.format(true="1", false="0")}
-                FROM (SELECT column1 AS id, column2 AS debt, column3 AS bar
-                      FROM (VALUES {values}) AS raw) AS v
-                WHERE lines_line.id = v.id
-                """,  # noqa: S608
-                [at, *(value for change in chunk for value in change)],
-            )
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            f"""
+            UPDATE lines_line SET {_LINES_SET.format(true="TRUE", false="FALSE")}
+            FROM unnest(%b::bigint[], %b::bigint[], %b::int[]) AS v(id, debt, bar)
+            WHERE lines_line.id = v.id
+            """,  # noqa: S608
+            [now, *([change[index] for change in changes] for index in range(3))],
+        )
+        return
+    at = connection.ops.adapt_datetimefield_value(now)
+    for chunk in _chunks(changes):
+        values = ", ".join(["(%s, %s, %s)"] * len(chunk))
+        cursor.execute(
+            f"""
+            UPDATE lines_line SET {_LINES_SET.format(true="1", false="0")}
+            FROM (SELECT column1 AS id, column2 AS debt, column3 AS bar
+                  FROM (VALUES {values}) AS raw) AS v
+            WHERE lines_line.id = v.id
+            """,  # noqa: S608
+            [at, *(value for change in chunk for value in change)],
+        )
 
 
 _DAILY_INSERT_ARRAYS = """
@@ -855,21 +864,20 @@ def _rollups(parts: list[pl.DataFrame]) -> pl.DataFrame:
     )
 
 
-def _add_daily(rollups: pl.DataFrame) -> None:
+def _add_daily(cursor: Any, rollups: pl.DataFrame) -> None:
     """Add a batch's merged rollups to the stored ones: one statement."""
     if not rollups.height:
         return
-    with _cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                _DAILY_INSERT_ARRAYS,
-                [rollups.get_column(name).to_list() for name in rollups.columns],
-            )
-            return
-        cursor.executemany(
-            _DAILY_INSERT_ROWS,
-            rollups.with_columns(pl.col("day").cast(pl.String)).rows(),
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            _DAILY_INSERT_ARRAYS,
+            [rollups.get_column(name).to_list() for name in rollups.columns],
         )
+        return
+    cursor.executemany(
+        _DAILY_INSERT_ROWS,
+        rollups.with_columns(pl.col("day").cast(pl.String)).rows(),
+    )
 
 
 @dataclass(frozen=True)
@@ -907,32 +915,31 @@ def _notification_rows(notices: list[_Notice]) -> list[_NotificationRow]:
     ]
 
 
-def _queue(rows: list[_NotificationRow], now: dt.datetime) -> None:
+def _queue(cursor: Any, rows: list[_NotificationRow], now: dt.datetime) -> None:
     """Queue the notifications once: ON CONFLICT on the dedupe key does nothing."""
-    with _cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"""
-                INSERT INTO notify_notification ({_NOTIFICATION_COLUMNS})
-                SELECT %s, %s, v.recipient_id, v.channel, v.template, v.language, v.line_id,
-                       NULL, v.context::jsonb, v.dedupe_key, 'queued', 0, '', '', '', '', NULL
-                FROM unnest(%b::bigint[], %b::varchar[], %b::varchar[], %b::varchar[],
-                            %b::bigint[], %b::text[], %b::varchar[])
-                     AS v(recipient_id, channel, template, language, line_id, context, dedupe_key)
-                ON CONFLICT (dedupe_key) DO NOTHING
-                """,  # noqa: S608
-                [now, now, *([row[index] for row in rows] for index in range(7))],
-            )
-            return
-        at = connection.ops.adapt_datetimefield_value(now)
-        cursor.executemany(
+    if connection.vendor == "postgresql":
+        cursor.execute(
             f"""
             INSERT INTO notify_notification ({_NOTIFICATION_COLUMNS})
-            VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, %s, %s, 'queued', 0, '', '', '', '', NULL)
+            SELECT %s, %s, v.recipient_id, v.channel, v.template, v.language, v.line_id,
+                   NULL, v.context::jsonb, v.dedupe_key, 'queued', 0, '', '', '', '', NULL
+            FROM unnest(%b::bigint[], %b::varchar[], %b::varchar[], %b::varchar[],
+                        %b::bigint[], %b::text[], %b::varchar[])
+                 AS v(recipient_id, channel, template, language, line_id, context, dedupe_key)
             ON CONFLICT (dedupe_key) DO NOTHING
             """,  # noqa: S608
-            [(at, at, *row) for row in rows],
+            [now, now, *([row[index] for row in rows] for index in range(7))],
         )
+        return
+    at = connection.ops.adapt_datetimefield_value(now)
+    cursor.executemany(
+        f"""
+        INSERT INTO notify_notification ({_NOTIFICATION_COLUMNS})
+        VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, %s, %s, 'queued', 0, '', '', '', '', NULL)
+        ON CONFLICT (dedupe_key) DO NOTHING
+        """,  # noqa: S608
+        [(at, at, *row) for row in rows],
+    )
 
 
 def _bucket_changes(
@@ -1268,19 +1275,22 @@ class _Batch:
         return plan
 
     def _write(self, plan: _FlushPlan) -> None:
-        if plan.deltas:
-            _update_from_values("lines_bucket", "used", plan.deltas)
-        self._lap("buckets")
+        """Write a flush: the ledger transaction, then the buckets, lines, rollups and outbox rows.
+        On PostgreSQL those four statements go in one pipeline: the server runs each while the
+        next one's arrays are made and sent (the end of a batch is server work: no client round
+        trip in between)."""
         self._charge(plan.legs)
         self._lap("ledger")
         self.outcome.debt_cents += plan.debt_cents
-        _update_lines(plan.lines, self.now)
-        if plan.rollups is not None:
-            _add_daily(plan.rollups)
-        self._lap("lines+daily")
-        if plan.notifications:
-            _queue(plan.notifications, self.now)
-        self._lap("notifications")
+        with _cursor() as cursor, _pipeline():
+            if plan.deltas:
+                _update_from_values(cursor, "lines_bucket", "used", plan.deltas)
+            _update_lines(cursor, plan.lines, self.now)
+            if plan.rollups is not None:
+                _add_daily(cursor, plan.rollups)
+            if plan.notifications:
+                _queue(cursor, plan.notifications, self.now)
+        self._lap("flush")
 
     def finish(self) -> None:
         """The end of the batch: flush, then count it on the import (same transaction). The
