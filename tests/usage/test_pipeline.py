@@ -17,6 +17,7 @@ from django.utils.translation import gettext
 
 from simcare.accounts.models import Subscriber
 from simcare.catalog.models import Plan
+from simcare.kit.time import business_zone
 from simcare.ledger import queries as ledger_queries
 from simcare.ledger import services as ledger
 from simcare.ledger.models import LedgerTransaction
@@ -73,7 +74,7 @@ def _file(lines: list[Line], count: int) -> bytes:
     rows = []
     for n in range(count):
         line = lines[n % len(lines)]
-        at = (NOW + dt.timedelta(seconds=7 * n)).isoformat()
+        at = (NOW + dt.timedelta(seconds=337 * n)).isoformat()  # 20 days: 180 rollup rows
         kind = ("data", "voice", "sms", "voice")[n % 4]
         zone = ("CA", "CA", "US", "INTL", "CA")[n % 5]
         direction = "" if kind == "data" else ("out", "in")[n % 3 == 0]
@@ -150,12 +151,57 @@ def test_a_large_first_frame_in_two_parts_gives_what_small_frames_give(
     assert report.debt_cents > 0  # the small wallet ran dry: debts and a bar were written
     got = _state(lines, subscribers)
     assert got == expected
+    assert len(got[6]) > 100
+    assert got[6] == _rollups_from_records()
     assert any(barred for _msisdn, _debt, barred, _at in got[2])
     assert ledger_queries.find_breaks() == []
     # and a re-import changes nothing
     again = run_import(data)
     assert (again.applied, again.duplicates) == (0, count)
     assert _state(lines, subscribers) == expected
+
+
+def _rollups_from_records() -> list[tuple[Any, ...]]:
+    """The daily rollups summed from the stored records (business day, served units)."""
+    sums: dict[tuple[str, dt.date, str], list[int]] = {}
+    for record in UsageRecord.objects.select_related("line"):
+        served = record.units - record.rejected_units
+        if served <= 0 and record.charged_cents <= 0:
+            continue
+        day = record.started_at.astimezone(business_zone()).date()
+        row = sums.setdefault((record.line.msisdn, day, record.kind), [0, 0, 0])
+        row[0] += served
+        row[1] += 1
+        row[2] += record.charged_cents
+    return sorted((*key, *values) for key, values in sums.items())
+
+
+def test_many_thresholds_in_one_batch_queue_each_message_once(
+    make_line: MakeLine, make_subscriber: Callable[..., Subscriber], small_plan: Plan
+) -> None:
+    # given 60 lines with 30 minutes each
+    lines = [make_line(make_subscriber(), small_plan) for _ in range(60)]
+    at = (NOW + dt.timedelta(minutes=1)).isoformat()
+    data = cdr_bytes(
+        *(f"c{n},{line.msisdn},voice,{at},{31 * 60},CA,out" for n, line in enumerate(lines))
+    )
+    # when each line's call takes all its minutes (120 outbox rows: several 100-row INSERTs)
+    run_import(data)
+    # then each line is told once by email and once by SMS, with its bucket's key
+    queued = sorted(
+        Notification.objects.filter(template="usage.bucket_100").values_list(
+            "line_id", "channel", "dedupe_key", "status"
+        )
+    )
+    buckets = dict(Bucket.objects.filter(kind="voice").values_list("line_id", "pk"))
+    assert queued == sorted(
+        (line.pk, channel, f"usage.bucket:{buckets[line.pk]}:100:{channel}", "queued")
+        for line in lines
+        for channel in ("email", "sms")
+    )
+    # and importing the file again queues nothing more
+    run_import(data)
+    assert Notification.objects.filter(template="usage.bucket_100").count() == 120
 
 
 def test_a_bar_lifted_and_a_debt_added_in_one_batch_are_written_together(

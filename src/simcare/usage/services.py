@@ -822,14 +822,37 @@ _DAILY_INSERT_ARRAYS = """
         records = usage_dailyusage.records + excluded.records,
         charged_cents = usage_dailyusage.charged_cents + excluded.charged_cents
 """
-_DAILY_INSERT_ROWS = """
-    INSERT INTO usage_dailyusage (line_id, day, kind, units, records, charged_cents)
-    VALUES (%s, %s, %s, %s, %s, %s)
+_DAILY_INSERT_ROWS = (
+    "INSERT INTO usage_dailyusage (line_id, day, kind, units, records, charged_cents) VALUES ",
+    "(%s, %s, %s, %s, %s, %s)",
+    """
     ON CONFLICT (line_id, day, kind) DO UPDATE SET
         units = usage_dailyusage.units + excluded.units,
         records = usage_dailyusage.records + excluded.records,
         charged_cents = usage_dailyusage.charged_cents + excluded.charged_cents
-"""
+    """,
+)
+
+
+def _insert_many(cursor: Any, statement: tuple[str, str, str], rows: list[tuple[Any, ...]]) -> None:
+    """SQLite: rows by INSERTs of _ROWS_PER_INSERT rows each; `statement` is the INSERT up to
+    VALUES, one row's placeholders, and what follows the rows (ON CONFLICT …)."""
+    head, row, tail = statement
+    full = len(rows) - len(rows) % _ROWS_PER_INSERT
+    if full:
+        cursor.executemany(
+            head + ", ".join([row] * _ROWS_PER_INSERT) + tail,
+            [
+                tuple(value for one in rows[start : start + _ROWS_PER_INSERT] for value in one)
+                for start in range(0, full, _ROWS_PER_INSERT)
+            ],
+        )
+    if full < len(rows):
+        rest = rows[full:]
+        cursor.execute(
+            head + ", ".join([row] * len(rest)) + tail,
+            tuple(value for one in rest for value in one),
+        )
 
 
 def _daily_rollups(records: pl.DataFrame) -> pl.DataFrame:
@@ -874,9 +897,8 @@ def _add_daily(cursor: Any, rollups: pl.DataFrame) -> None:
             [rollups.get_column(name).to_list() for name in rollups.columns],
         )
         return
-    cursor.executemany(
-        _DAILY_INSERT_ROWS,
-        rollups.with_columns(pl.col("day").cast(pl.String)).rows(),
+    _insert_many(
+        cursor, _DAILY_INSERT_ROWS, rollups.with_columns(pl.col("day").cast(pl.String)).rows()
     )
 
 
@@ -932,12 +954,13 @@ def _queue(cursor: Any, rows: list[_NotificationRow], now: dt.datetime) -> None:
         )
         return
     at = connection.ops.adapt_datetimefield_value(now)
-    cursor.executemany(
-        f"""
-        INSERT INTO notify_notification ({_NOTIFICATION_COLUMNS})
-        VALUES (%s, %s, %s, %s, %s, %s, %s, NULL, %s, %s, 'queued', 0, '', '', '', '', NULL)
-        ON CONFLICT (dedupe_key) DO NOTHING
-        """,  # noqa: S608
+    _insert_many(
+        cursor,
+        (
+            f"INSERT INTO notify_notification ({_NOTIFICATION_COLUMNS}) VALUES ",  # noqa: S608
+            "(%s, %s, %s, %s, %s, %s, %s, NULL, %s, %s, 'queued', 0, '', '', '', '', NULL)",
+            " ON CONFLICT (dedupe_key) DO NOTHING",
+        ),
         [(at, at, *row) for row in rows],
     )
 
