@@ -20,19 +20,23 @@ reference `rating.rate_record` by property tests. Per frame:
    held in memory;
 4. hand the rated records to the writer thread (`_RecordWriter`), which writes
    them on the batch's connection, so in its transaction — COPY of polars-rendered
-   CSV (PostgreSQL), one executemany over the zipped columns (SQLite) — while
-   this thread reads and rates the next frame. The two never use the connection
+   CSV (PostgreSQL), one executemany of 100-row INSERTs over the zipped columns
+   (SQLite) — while this thread rates the next frame, which a reader thread
+   (`_Reader.prefetch`) has read and checked meanwhile. A batch's first frame is
+   rated and written in two parts (a quarter, then the rest), so the writer
+   starts sooner. The two never use the connection
    at once: a frame's database work (steps 1 to 3) waits for the write before it,
    and its own records go to the writer only after the next frame's steps 1 to 3
    (whose dedupe counts the rated, unwritten records as stored).
 
-At the end of the batch, once for all its frames (`_Batch.flush`): bucket
-usage by one UPDATE … FROM (VALUES …); one ledger transaction (each wallet
--its charges, revenue:usage +the sum); debt and barring on the lines; the
-daily rollups by INSERT … ON CONFLICT DO UPDATE; threshold and barring
+At the end of the batch, once for all its frames (`_Batch.flush`): one ledger
+transaction (each wallet -its charges, revenue:usage +the sum); bucket usage
+by one UPDATE … FROM (VALUES …); debt and barring on the lines by one UPDATE;
+the daily rollups by INSERT … ON CONFLICT DO UPDATE; threshold and barring
 notifications into the outbox (dedupe keys make them once per bucket and per
-barring); then the data auto-top-ups of the lines that chose one. A killed
-import loses only the batch it was in; running the file again completes it.
+barring) — on PostgreSQL those four in one pipeline; then the data auto-top-ups
+of the lines that chose one. A killed import loses only the batch it was in;
+running the file again completes it.
 
 A bad row never stops the file: it is reported through `on_reject` with its
 row number (its line in the file, header = 1; a record is one line, as
