@@ -21,11 +21,14 @@ thresholds fire. Then, in the same run and database, it times:
 - the baseline: the same N rows the import stored (read back, rated values
   included, built into tuples before the clock starts) bulk-inserted into a
   copy of the records table (same columns and unique index) by the same
-  method (COPY of polars-rendered CSV on PostgreSQL, executemany on SQLite),
-  a transaction per batch and a statement per frame, as the import does; no
-  parsing, no rating. The earlier baseline, the file's rows unrated (units = quantity,
-  zeros elsewhere: smaller rows, as SQLite stores 0 and 1 in no bytes), is
-  printed beside it.
+  method (COPY of polars-rendered CSV on PostgreSQL; on SQLite one
+  executemany of 100-row INSERTs on the raw sqlite3 cursor, the parameters
+  flattened before the clock), a transaction per batch and a statement per
+  frame, as the import does; no parsing, no rating. On SQLite the one-row
+  executemany on Django's cursor of the earlier rounds is printed beside it.
+  The earlier baseline, the file's rows unrated (units = quantity, zeros
+  elsewhere: smaller rows, as SQLite stores 0 and 1 in no bytes), is
+  printed beside it too.
 
 It prints records/s for both, their ratio, the same in CPU seconds (this
 process and its PostgreSQL backend, steadier than wall time on a machine
@@ -386,8 +389,8 @@ def bare_insert(
     frames: Iterator[list[tuple[Any, ...]]], batch_size: int, table: str, *, single: bool = False
 ) -> tuple[int, float, float]:
     """The baseline: rows built beforehand, bulk-inserted into a same-shaped table (same
-    columns, same unique index) by the import's method, COPY on PostgreSQL and executemany on
-    SQLite: a transaction per batch_size rows, one statement per frame. Only the insert is
+    columns, same unique index) by the import's method, COPY on PostgreSQL and 100-row INSERTs
+    on SQLite: a transaction per batch_size rows, one statement per frame. Only the insert is
     timed (wall and CPU); the rows of each frame are built before the clock starts (on SQLite
     the parameters of 100-row INSERTs, as the import writes them; `single`: the earlier
     baseline's executemany of one-row INSERTs over tuples, on Django's cursor; on PostgreSQL
