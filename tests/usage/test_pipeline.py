@@ -10,8 +10,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 import pytest
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import translation
 from django.utils.translation import gettext
 
@@ -25,7 +26,7 @@ from simcare.lines.models import Bucket, Line
 from simcare.notify.models import Notification
 from simcare.usage import services
 from simcare.usage.errors import CdrFileRefused
-from simcare.usage.models import DailyUsage, UsageRecord
+from simcare.usage.models import CdrImport, DailyUsage, ImportStatus, UsageRecord
 from tests.usage.conftest import NOW, balance, cdr_bytes, fund, run_import
 
 pytestmark = pytest.mark.django_db
@@ -272,3 +273,70 @@ def test_rows_rejected_in_a_frame_read_ahead_are_explained_in_the_active_languag
     assert expected != "zone must be CA, US or INTL."
     assert (report.applied, report.rejected) == (5, 1)
     assert [(r.row_number, r.reason) for r in report.first_rejects] == [(7, expected)]
+
+
+class _HookAt:
+    """A file read line by line that runs `hook` when line `at` is read: here, inside the
+    transaction of the batch that line starts (the first frame of a batch is read in the
+    import's own thread)."""
+
+    def __init__(self, data: bytes, at: int, hook: Callable[[], object]) -> None:
+        self.lines = data.splitlines(keepends=True)
+        self.at = at
+        self.hook = hook
+        self.index = 0
+
+    def peek(self, size: int = 1) -> bytes:
+        return self.lines[self.index][: max(size, 1)]
+
+    def readline(self) -> bytes:
+        return next(self)
+
+    def __iter__(self) -> _HookAt:
+        return self
+
+    def __next__(self) -> bytes:
+        if self.index >= len(self.lines):
+            raise StopIteration
+        if self.index == self.at:
+            self.hook()
+        self.index += 1
+        return self.lines[self.index - 1]
+
+
+def test_a_failing_write_at_the_end_of_a_batch_undoes_that_batch_only(
+    make_line: MakeLine, subscriber: Subscriber, small_plan: Plan
+) -> None:
+    # given a file of two batches, and a bucket shrunk under the import's feet in the second
+    # batch's transaction (its usage then breaks the bucket's used <= total check when the
+    # batch's end writes it: on PostgreSQL inside the pipeline)
+    line = make_line(subscriber, small_plan)
+    at = (NOW + dt.timedelta(minutes=1)).isoformat()
+    data = cdr_bytes(
+        f"e1,{line.msisdn},voice,{at},60,CA,out",
+        f"e2,{line.msisdn},voice,{at},600,CA,out",
+    )
+    voice = Bucket.objects.get(line=line, kind="voice")
+
+    def shrink() -> None:
+        Bucket.objects.filter(pk=voice.pk).update(total=2)
+
+    # when it is imported (PostgreSQL's error comes from the raw psycopg cursor)
+    with pytest.raises((IntegrityError, psycopg.errors.IntegrityError)):
+        services.import_cdrs(
+            _HookAt(data, 2, shrink),  # type: ignore[arg-type]
+            file_name="e.csv",
+            batch_size=1,
+            now=NOW,
+        )
+    # then the first batch stays, the second is undone whole (its records, its bucket
+    # change, the shrinking done in its transaction), and the import is marked failed
+    assert list(UsageRecord.objects.values_list("record_id", flat=True)) == ["e1"]
+    voice.refresh_from_db()
+    assert (voice.total, voice.used) == (30, 1)
+    assert CdrImport.objects.get(file_name="e.csv").status == ImportStatus.FAILED
+    # and the connection works on: importing again completes the file
+    report = run_import(data)
+    assert (report.applied, report.duplicates) == (1, 1)
+    voice.refresh_from_db()
+    assert voice.used == 11
