@@ -21,11 +21,14 @@ thresholds fire. Then, in the same run and database, it times:
 - the baseline: the same N rows the import stored (read back, rated values
   included, built into tuples before the clock starts) bulk-inserted into a
   copy of the records table (same columns and unique index) by the same
-  method (COPY of polars-rendered CSV on PostgreSQL, executemany on SQLite),
-  a transaction per batch and a statement per frame, as the import does; no
-  parsing, no rating. The earlier baseline, the file's rows unrated (units = quantity,
-  zeros elsewhere: smaller rows, as SQLite stores 0 and 1 in no bytes), is
-  printed beside it.
+  method (COPY of polars-rendered CSV on PostgreSQL; on SQLite one
+  executemany of 100-row INSERTs on the raw sqlite3 cursor, the parameters
+  flattened before the clock), a transaction per batch and a statement per
+  frame, as the import does; no parsing, no rating. On SQLite the one-row
+  executemany on Django's cursor of the earlier rounds is printed beside it.
+  The earlier baseline, the file's rows unrated (units = quantity, zeros
+  elsewhere: smaller rows, as SQLite stores 0 and 1 in no bytes), is
+  printed beside it too.
 
 It prints records/s for both, their ratio, the same in CPU seconds (this
 process and its PostgreSQL backend, steadier than wall time on a machine
@@ -280,7 +283,10 @@ def _bare_row(fields: list[str], *, postgres: bool) -> tuple[Any, ...]:
     )
 
 
-def _bare_write(batch: Any, table: str, *, postgres: bool) -> None:
+ROWS_PER_INSERT = 100  # SQLite multi-row INSERT: the importer's (services._ROWS_PER_INSERT)
+
+
+def _bare_write(batch: Any, table: str, *, postgres: bool, single: bool = False) -> None:
     from django.db import connection
 
     from simcare.usage import services
@@ -298,9 +304,36 @@ def _bare_write(batch: Any, table: str, *, postgres: bool) -> None:
                 f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)"
             ) as copy:
                 copy.write(payload)
-        else:
+        elif single:
             placeholders = ", ".join(["%s"] * len(services._RECORD_COLUMNS))
             cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({placeholders})", batch)
+        else:
+            # The import's method: INSERTs of ROWS_PER_INSERT rows on the raw sqlite3 cursor,
+            # their parameters flattened before the clock.
+            chunks, rest = batch
+            row = "(" + ", ".join(["?"] * len(services._RECORD_COLUMNS)) + ")"
+            statement = f"INSERT INTO {table} ({columns}) VALUES "
+            raw = connection.connection.cursor()
+            try:
+                if chunks:
+                    raw.executemany(statement + ", ".join([row] * ROWS_PER_INSERT), chunks)
+                if rest:
+                    raw.execute(
+                        statement + ", ".join([row] * (len(rest) // len(services._RECORD_COLUMNS))),
+                        rest,
+                    )
+            finally:
+                raw.close()
+
+
+def _multirow(rows: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], tuple[Any, ...]]:
+    """SQLite: the rows as the parameters of ROWS_PER_INSERT-row statements, and the rest
+    (datetimes as the text SQLite stores)."""
+    flat = [str(value) if isinstance(value, dt.datetime) else value for r in rows for value in r]
+    step = ROWS_PER_INSERT * len(rows[0])
+    full = len(rows) // ROWS_PER_INSERT * step
+    chunks = [tuple(flat[start : start + step]) for start in range(0, full, step)]
+    return chunks, tuple(flat[full:])
 
 
 def _as_frame(batch: list[tuple[Any, ...]]) -> Any:
@@ -353,14 +386,16 @@ def stored_frames(frame_size: int) -> Iterator[list[tuple[Any, ...]]]:
 
 
 def bare_insert(
-    frames: Iterator[list[tuple[Any, ...]]], batch_size: int, table: str
+    frames: Iterator[list[tuple[Any, ...]]], batch_size: int, table: str, *, single: bool = False
 ) -> tuple[int, float, float]:
     """The baseline: rows built beforehand, bulk-inserted into a same-shaped table (same
-    columns, same unique index) by the import's method, COPY on PostgreSQL and executemany on
-    SQLite: a transaction per batch_size rows, one statement per frame. Only the insert is
-    timed (wall and CPU); the rows of each frame are built before the clock starts (tuples;
-    on PostgreSQL a polars frame, rendered as CSV for COPY inside the clock, as the import
-    does: the fastest way measured, several times less CPU than psycopg's write_row)."""
+    columns, same unique index) by the import's method, COPY on PostgreSQL and 100-row INSERTs
+    on SQLite: a transaction per batch_size rows, one statement per frame. Only the insert is
+    timed (wall and CPU); the rows of each frame are built before the clock starts (on SQLite
+    the parameters of 100-row INSERTs, as the import writes them; `single`: the earlier
+    baseline's executemany of one-row INSERTs over tuples, on Django's cursor; on PostgreSQL
+    a polars frame, rendered as CSV for COPY inside the clock, as the import does: the fastest
+    way measured, several times less CPU than psycopg's write_row)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -381,13 +416,18 @@ def bare_insert(
     in_transaction = 0
     while True:
         rows = next(frames, [])
-        batch = _as_frame(rows) if postgres and rows else rows
+        if postgres and rows:
+            batch = _as_frame(rows)
+        elif rows and not single:
+            batch = _multirow(rows)
+        else:
+            batch = rows
         started_at = time.perf_counter()
         cpu_at = cpu_seconds()
         if rows:
             if not in_transaction:
                 connection.set_autocommit(False)
-            _bare_write(batch, table, postgres=postgres)
+            _bare_write(batch, table, postgres=postgres, single=single)
             in_transaction += len(rows)
             rows_done += len(rows)
         if in_transaction and (in_transaction >= batch_size or not rows):
@@ -399,6 +439,20 @@ def bare_insert(
         if not rows:
             break
     return rows_done, elapsed, cpu
+
+
+def single_baseline(records: int, batch_size: int, frame_size: int) -> dict[str, float | None]:
+    """SQLite: the stored rows by one-row INSERTs (executemany on Django's cursor), the
+    baseline of the rounds before the import wrote 100 rows a statement: printed beside."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return {"single_bare_seconds": None, "single_bare_cpu_seconds": None}
+    rows, seconds, cpu = bare_insert(
+        stored_frames(frame_size), batch_size, "bench_single", single=True
+    )
+    assert rows == records
+    return {"single_bare_seconds": round(seconds, 2), "single_bare_cpu_seconds": round(cpu, 2)}
 
 
 def check_conservation(subscribers: int) -> tuple[int, int]:
@@ -518,6 +572,7 @@ def run_child(  # noqa: PLR0917
         "bare_cpu_seconds": round(bare_cpu, 2),
         "import_vs_bare_cpu": round(bare_cpu / import_cpu, 3),
         "load_average": os.getloadavg()[0],
+        **single_baseline(records, batch_size, frame_size),
         "unrated_bare_seconds": round(unrated_seconds, 2),
         "unrated_bare_cpu_seconds": round(unrated_cpu, 2),
         "import_vs_unrated_bare": round(unrated_seconds / import_seconds, 3),
@@ -610,7 +665,16 @@ def print_result(result: dict[str, Any], out: IO[str] = sys.stdout) -> None:
         f"  (the unrated rows, the earlier baseline: {result['unrated_bare_seconds']} s, "
         f"ratio {result['import_vs_unrated_bare']}; CPU {result['unrated_bare_cpu_seconds']} s, "
         f"ratio {result['import_vs_unrated_bare_cpu']})\n"
-        f"  CPU seconds (this process + its PostgreSQL backend): import "
+        + (
+            f"  (SQLite, the stored rows by one-row INSERTs, the baseline before the import "
+            f"wrote 100 rows a statement: {result['single_bare_seconds']} s, ratio "
+            f"{round(result['single_bare_seconds'] / result['import_seconds'], 3)}; CPU "
+            f"{result['single_bare_cpu_seconds']} s, ratio "
+            f"{round(result['single_bare_cpu_seconds'] / result['import_cpu_seconds'], 3)})\n"
+            if result.get("single_bare_seconds") is not None
+            else ""
+        )
+        + f"  CPU seconds (this process + its PostgreSQL backend): import "
         f"{result['import_cpu_seconds']}, bare insert {result['bare_cpu_seconds']}, "
         f"ratio {result['import_vs_bare_cpu']} (load average {result['load_average']:.1f})\n"
         f"  import stages (s): {', '.join(f'{k} {v}' for k, v in result['stages'].items())}\n"
